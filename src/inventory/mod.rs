@@ -1,0 +1,11 @@
+//! The inventory: a TOML file describing the cluster, its hosts and how to reach them.
+//!
+//! `model` is the validated, fully resolved shape every other module uses (group defaults and
+//! top-level SSH settings already merged into each host). `load` parses and validates the file and
+//! reports every problem as `FILE:LINE:COL: what is wrong (what would be right)`.
+
+pub mod load;
+pub mod model;
+
+pub use load::{Diagnostic, InventoryError, Loaded, load, load_str};
+pub use model::*;

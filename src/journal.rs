@@ -1,0 +1,1 @@
+//! Run journal under the state directory. STUB.

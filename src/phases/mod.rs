@@ -1,0 +1,1 @@
+//! Phases of `up`: each turns inventory + facts into plan steps. STUB.

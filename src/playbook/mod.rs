@@ -1,0 +1,1 @@
+//! Declarative node-level steps from playbooks/*.toml (embedded, overridable). STUB.

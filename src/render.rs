@@ -1,0 +1,1 @@
+//! Tera templates embedded in the binary (strict: an undefined variable is an error). STUB.
