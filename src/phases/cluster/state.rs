@@ -1,0 +1,1 @@
+//! Cluster state model. (filled below)
