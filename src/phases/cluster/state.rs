@@ -238,6 +238,9 @@ pub struct ApiProbe {
     pub pending_serving_csrs: Vec<(String, String)>,
     /// DaemonSets of the known CNIs that exist (`calico-node`, `kube-flannel-ds`).
     pub cni_daemonsets: BTreeSet<String>,
+    /// `kubeadm init` ran to the end: its last phases' objects exist (kubeadm-config,
+    /// cluster-info, CoreDNS). False means an init was interrupted.
+    pub init_complete: bool,
 }
 
 impl ApiProbe {
@@ -256,6 +259,7 @@ pub fn api_probe_script() -> String {
     format!(
         "set -u\n\
          export KUBECONFIG={ADMIN_CONF}\n\
+         i=0; until kubectl get --raw=/readyz --request-timeout=5s >/dev/null 2>&1 || [ $i -ge 12 ]; do i=$((i+1)); sleep 5; done\n\
          echo @@nodes\n\
          kubectl get nodes -o json --request-timeout=20s || echo '!failed'\n\
          echo @@etcd\n\
@@ -269,6 +273,10 @@ pub fn api_probe_script() -> String {
          echo @@cni\n\
          kubectl -n kube-system get ds calico-node -o name 2>/dev/null || true\n\
          kubectl -n kube-flannel get ds kube-flannel-ds -o name 2>/dev/null || true\n\
+         echo @@init\n\
+         kubectl -n kube-system get cm kubeadm-config -o name 2>/dev/null || true\n\
+         kubectl -n kube-public get cm cluster-info -o name 2>/dev/null || true\n\
+         kubectl -n kube-system get deploy coredns -o name 2>/dev/null || true\n\
          echo @@end\n"
     )
 }
@@ -420,7 +428,13 @@ pub fn parse_api_probe(host: &str, out: &str) -> Result<ApiProbe, ClusterError> 
         .map(str::to_string)
         .collect();
 
+    let init_objects: BTreeSet<&str> = section("init").lines().map(str::trim).collect();
+    let init_complete = ["configmap/kubeadm-config", "configmap/cluster-info", "deployment.apps/coredns"]
+        .iter()
+        .all(|o| init_objects.contains(o));
+
     Ok(ApiProbe {
+        init_complete,
         from: host.to_string(),
         nodes,
         etcd_members,
@@ -555,6 +569,10 @@ csr-def kubernetes.io/kubelet-serving system:node:cp-1 Approved
 csr-ghi kubernetes.io/kube-apiserver-client-kubelet system:bootstrap:abcdef 
 @@cni
 daemonset.apps/calico-node
+@@init
+configmap/kubeadm-config
+configmap/cluster-info
+deployment.apps/coredns
 @@end
 "#,
             b64("abcdef"),
@@ -572,6 +590,7 @@ daemonset.apps/calico-node
         assert_eq!(p.run_tokens, vec!["abcdef"]);
         assert_eq!(p.pending_serving_csrs, vec![("csr-abc".into(), "w-1".into())]);
         assert!(p.cni_daemonsets.contains("calico-node"));
+        assert!(p.init_complete);
     }
 
     #[test]
@@ -587,6 +606,8 @@ daemonset.apps/calico-node
         .unwrap();
         assert_eq!(p.etcd_members, None);
         assert!(p.cni_daemonsets.is_empty());
+        // Interrupted init: the API answers but kubeadm's last phases never ran.
+        assert!(!p.init_complete);
     }
 
     #[test]
