@@ -104,6 +104,8 @@ const W_TOKEN: u32 = 6;
 const W_CP_JOIN: u32 = 10;
 
 impl<'a> Planner<'a> {
+    // One argument per field of the step: call sites read like the step they create.
+    #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         wave: u32,
@@ -152,7 +154,10 @@ impl<'a> Planner<'a> {
 
 /// Decide the cluster steps. Never plans a second `kubeadm init`: once any control plane has
 /// admin.conf, the cluster exists and the API must answer (else an error says so).
-pub fn plan_cluster(inv: &Inventory, state: &ClusterState) -> Result<Vec<ClusterStep>, ClusterError> {
+pub fn plan_cluster(
+    inv: &Inventory,
+    state: &ClusterState,
+) -> Result<Vec<ClusterStep>, ClusterError> {
     render::check_endpoint(inv)?;
     let mut p = Planner {
         inv,
@@ -312,7 +317,11 @@ pub fn plan_cluster(inv: &Inventory, state: &ClusterState) -> Result<Vec<Cluster
                     "{} lack(s) it; all control planes must share one key",
                     names(&missing_enc)
                 ),
-                Planner::script(scripts::read_encryption_key(), vec![], Some(Capture::EncryptionKey)),
+                Planner::script(
+                    scripts::read_encryption_key(),
+                    vec![],
+                    Some(Capture::EncryptionKey),
+                ),
             ),
             None => p.push(
                 W_GENERATE,
@@ -349,7 +358,10 @@ pub fn plan_cluster(inv: &Inventory, state: &ClusterState) -> Result<Vec<Cluster
                 && let Some(members) = &api.etcd_members
             {
                 let peer = format!("https://{}:2380", h.node_ip());
-                for m in members.iter().filter(|m| m.name == h.name || m.peer_urls.contains(&peer)) {
+                for m in members
+                    .iter()
+                    .filter(|m| m.name == h.name || m.peer_urls.contains(&peer))
+                {
                     p.push(
                         W_CLEANUP_STALE,
                         &init_node,
@@ -370,7 +382,8 @@ pub fn plan_cluster(inv: &Inventory, state: &ClusterState) -> Result<Vec<Cluster
             StepKind::Reset,
             &format!("reset/{}", h.name),
             format!("kubeadm reset {}", h.name),
-            "kubeadm left files from an unfinished init/join; init/join would fail in preflight".into(),
+            "kubeadm left files from an unfinished init/join; init/join would fail in preflight"
+                .into(),
             Planner::script(scripts::reset(), vec![], None),
         );
     }
@@ -432,7 +445,8 @@ pub fn plan_cluster(inv: &Inventory, state: &ClusterState) -> Result<Vec<Cluster
     let init_host = inv.host(&init_node).unwrap_or(first_cp);
     if init_now {
         if kube_vip {
-            let m = render::kube_vip_manifest(inv, init_host, &p.opts(&init_node, &init_node), true)?;
+            let m =
+                render::kube_vip_manifest(inv, init_host, &p.opts(&init_node, &init_node), true)?;
             let (script, _) = scripts::write_files(std::slice::from_ref(&m));
             p.push(
                 W_FILES,
@@ -486,7 +500,12 @@ pub fn plan_cluster(inv: &Inventory, state: &ClusterState) -> Result<Vec<Cluster
                 && state.joined(inv, &h.name)
                 && p.facts(&h.name)?.kube_vip.is_none()
             {
-                push_kube_vip(&mut p, h, &init_node, "joined, but the kube-vip manifest is missing")?;
+                push_kube_vip(
+                    &mut p,
+                    h,
+                    &init_node,
+                    "joined, but the kube-vip manifest is missing",
+                )?;
             }
         }
     }
@@ -523,7 +542,10 @@ pub fn plan_cluster(inv: &Inventory, state: &ClusterState) -> Result<Vec<Cluster
             StepKind::BootstrapToken,
             "bootstrap-token",
             "create a bootstrap token for this run (TTL 1h)".into(),
-            format!("to join: {}", names_of(cp_joins.iter().chain(worker_joins.iter()))),
+            format!(
+                "to join: {}",
+                names_of(cp_joins.iter().chain(worker_joins.iter()))
+            ),
             Planner::script(script, stdin, Some(Capture::CaCertHash)),
         );
         if !cp_joins.is_empty() {
@@ -546,7 +568,12 @@ pub fn plan_cluster(inv: &Inventory, state: &ClusterState) -> Result<Vec<Cluster
     for h in &cp_joins {
         let cfg = render::join_config(inv, h)?;
         let kv = if kube_vip {
-            Some(render::kube_vip_manifest(inv, h, &p.opts(&h.name, &init_node), false)?)
+            Some(render::kube_vip_manifest(
+                inv,
+                h,
+                &p.opts(&h.name, &init_node),
+                false,
+            )?)
         } else {
             None
         };
@@ -603,7 +630,11 @@ pub fn plan_cluster(inv: &Inventory, state: &ClusterState) -> Result<Vec<Cluster
             "approve-serving-csrs",
             "approve kubelet serving certificates".into(),
             format!("new or pending: {}", csr_nodes.join(", ")),
-            Planner::script(scripts::approve_serving_csrs(&csr_nodes, CSR_WAIT_SECS), vec![], None),
+            Planner::script(
+                scripts::approve_serving_csrs(&csr_nodes, CSR_WAIT_SECS),
+                vec![],
+                None,
+            ),
         );
     }
 
@@ -625,7 +656,11 @@ pub fn plan_cluster(inv: &Inventory, state: &ClusterState) -> Result<Vec<Cluster
                 format!("label node {}", h.name),
                 format!(
                     "{} not set",
-                    missing.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+                    missing
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 Planner::script(scripts::label_node(&h.name, &missing), vec![], None),
             );
@@ -659,7 +694,10 @@ pub fn plan_cluster(inv: &Inventory, state: &ClusterState) -> Result<Vec<Cluster
             &init_node,
             StepKind::Kubeconfig,
             "kubeconfig",
-            format!("fetch the admin kubeconfig to {}", kubeconfig_path(inv).display()),
+            format!(
+                "fetch the admin kubeconfig to {}",
+                kubeconfig_path(inv).display()
+            ),
             match &state.local_kubeconfig_server {
                 None => "no local kubeconfig yet".into(),
                 Some(s) => format!("local kubeconfig points at {s}, want {server}"),
@@ -675,7 +713,12 @@ pub fn plan_cluster(inv: &Inventory, state: &ClusterState) -> Result<Vec<Cluster
     Ok(p.steps)
 }
 
-fn push_kube_vip(p: &mut Planner, h: &Host, init_node: &str, reason: &str) -> Result<(), ClusterError> {
+fn push_kube_vip(
+    p: &mut Planner,
+    h: &Host,
+    init_node: &str,
+    reason: &str,
+) -> Result<(), ClusterError> {
     let m = render::kube_vip_manifest(p.inv, h, &p.opts(&h.name, init_node), false)?;
     let (script, _) = scripts::write_files(std::slice::from_ref(&m));
     p.push(
@@ -712,7 +755,10 @@ fn names(hosts: &[&Host]) -> String {
 }
 
 fn names_of<'h>(hosts: impl Iterator<Item = &'h &'h Host>) -> String {
-    hosts.map(|h| h.name.as_str()).collect::<Vec<_>>().join(", ")
+    hosts
+        .map(|h| h.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -759,7 +805,9 @@ mod tests {
             keepalived_active: true,
             ..Default::default()
         };
-        for file in render::lb_files(inv, inv.host(name).unwrap(), &RenderOptions::default()).unwrap() {
+        for file in
+            render::lb_files(inv, inv.host(name).unwrap(), &RenderOptions::default()).unwrap()
+        {
             f.files.insert(file.path.clone(), file.sha256());
         }
         f
@@ -768,7 +816,10 @@ mod tests {
     fn node(name: &str, cp: bool) -> NodeStatus {
         let mut labels = std::collections::BTreeMap::new();
         if cp {
-            labels.insert("node-role.kubernetes.io/control-plane".into(), String::new());
+            labels.insert(
+                "node-role.kubernetes.io/control-plane".into(),
+                String::new(),
+            );
         }
         NodeStatus {
             name: name.into(),
@@ -794,7 +845,11 @@ mod tests {
         let mut members = Vec::new();
         for h in &inv.hosts {
             let f = if h.has_role(Role::ControlPlane) {
-                members.push(member(&h.name, h.node_ip(), &format!("{:x}", members.len() + 1)));
+                members.push(member(
+                    &h.name,
+                    h.node_ip(),
+                    &format!("{:x}", members.len() + 1),
+                ));
                 nodes.push(node(&h.name, true));
                 let mut f = cp_done(inv, &h.name);
                 if lb_hosts(inv).iter().any(|l| l.name == h.name) {
@@ -819,7 +874,8 @@ mod tests {
             init_complete: true,
             ..Default::default()
         });
-        st.local_kubeconfig_server = Some(format!("https://{}", control_plane_endpoint(inv).unwrap()));
+        st.local_kubeconfig_server =
+            Some(format!("https://{}", control_plane_endpoint(inv).unwrap()));
         st
     }
 
@@ -832,7 +888,10 @@ mod tests {
     }
 
     fn summary(steps: &[ClusterStep]) -> Vec<String> {
-        steps.iter().map(|s| format!("{} {} {}", s.wave, s.host, s.id)).collect()
+        steps
+            .iter()
+            .map(|s| format!("{} {} {}", s.wave, s.host, s.id))
+            .collect()
     }
 
     fn drop_host(st: &mut ClusterState, name: &str) {
@@ -846,7 +905,11 @@ mod tests {
 
     #[test]
     fn table() {
-        type Case = (&'static str, fn() -> (Inventory, ClusterState), &'static [&'static str]);
+        type Case = (
+            &'static str,
+            fn() -> (Inventory, ClusterState),
+            &'static [&'static str],
+        );
         let cases: &[Case] = &[
             (
                 "fresh HA cluster",
@@ -921,7 +984,8 @@ mod tests {
                 || {
                     let mut inv = fixtures::ha();
                     let st0 = converged(&inv);
-                    inv.hosts.push(fixtures::host("w-3", "10.0.0.23", &[Role::Worker]));
+                    inv.hosts
+                        .push(fixtures::host("w-3", "10.0.0.23", &[Role::Worker]));
                     let mut st = st0;
                     st.hosts.insert("w-3".into(), HostClusterFacts::default());
                     (inv, st)
@@ -1072,9 +1136,11 @@ mod tests {
                     let mut inv = fixtures::kube_vip();
                     inv.hosts[3].labels.insert("zone".into(), "a".into());
                     let mut st = converged(&inv);
-                    st.hosts.get_mut("cp-1").unwrap().kube_vip = Some(KubeVipKubeconfig::SuperAdmin);
+                    st.hosts.get_mut("cp-1").unwrap().kube_vip =
+                        Some(KubeVipKubeconfig::SuperAdmin);
                     st.hosts.get_mut("cp-3").unwrap().kube_vip = None;
-                    st.api.as_mut().unwrap().pending_serving_csrs = vec![("csr-1".into(), "w-2".into())];
+                    st.api.as_mut().unwrap().pending_serving_csrs =
+                        vec![("csr-1".into(), "w-2".into())];
                     (inv, st)
                 },
                 &[
@@ -1090,7 +1156,10 @@ mod tests {
                     let inv0 = fixtures::ha();
                     let st = converged(&inv0);
                     let mut inv = inv0;
-                    inv.hosts.insert(3, fixtures::host("cp-4", "10.0.0.14", &[Role::ControlPlane]));
+                    inv.hosts.insert(
+                        3,
+                        fixtures::host("cp-4", "10.0.0.14", &[Role::ControlPlane]),
+                    );
                     let mut st = st;
                     st.hosts.insert("cp-4".into(), HostClusterFacts::default());
                     (inv, st)
@@ -1123,7 +1192,10 @@ mod tests {
         let mut st = converged(&inv);
         st.api = None;
         let err = plan_cluster(&inv, &st).unwrap_err().to_string();
-        assert!(err.starts_with("cp-1: a control plane is initialised but the API could not be probed"), "{err}");
+        assert!(
+            err.starts_with("cp-1: a control plane is initialised but the API could not be probed"),
+            "{err}"
+        );
         // Even a lone control plane with etcd data is not reset on a guess.
         let mut st = fresh(&inv);
         st.hosts.insert("cp-1".into(), cp_done(&inv, "cp-1"));
@@ -1153,7 +1225,10 @@ mod tests {
         }
         st.api.as_mut().unwrap().from = "cp-2".into();
         let steps = plan_cluster(&inv, &st).unwrap();
-        let token = steps.iter().find(|s| s.kind == StepKind::BootstrapToken).unwrap();
+        let token = steps
+            .iter()
+            .find(|s| s.kind == StepKind::BootstrapToken)
+            .unwrap();
         assert_eq!(token.host, "cp-2");
         assert!(!steps.iter().any(|s| s.kind == StepKind::Init));
         assert!(steps.iter().any(|s| s.id == "cluster/join/cp-1"));
@@ -1169,13 +1244,22 @@ mod tests {
             other => panic!("{id}: {other:?}"),
         };
         use RuntimeInput::*;
-        assert_eq!(stdin("cluster/init/cp-1"), vec![BootstrapToken, CertificateKey]);
-        assert_eq!(stdin("cluster/join/cp-2"), vec![BootstrapToken, CertificateKey, CaCertHash]);
+        assert_eq!(
+            stdin("cluster/init/cp-1"),
+            vec![BootstrapToken, CertificateKey]
+        );
+        assert_eq!(
+            stdin("cluster/join/cp-2"),
+            vec![BootstrapToken, CertificateKey, CaCertHash]
+        );
         assert_eq!(stdin("cluster/join/w-1"), vec![BootstrapToken, CaCertHash]);
         assert_eq!(stdin("cluster/security-files/cp-1"), vec![EncryptionKey]);
         assert!(matches!(
             &by_id("cluster/init/cp-1").action,
-            ClusterAction::Script { capture: Some(Capture::CaCertHash), .. }
+            ClusterAction::Script {
+                capture: Some(Capture::CaCertHash),
+                ..
+            }
         ));
         for s in &steps {
             if let ClusterAction::Script { script, .. } = &s.action {

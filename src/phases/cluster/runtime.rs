@@ -257,7 +257,7 @@ mod tests {
             .stdin_for(&[RuntimeInput::BootstrapToken, RuntimeInput::CaCertHash])
             .unwrap();
         assert_eq!(s.expose(), "abcdef.0123456789abcdef\nsha256:ab\n");
-        assert_eq!(format!("{rv:?}").contains("0123456789abcdef"), false);
+        assert!(!format!("{rv:?}").contains("0123456789abcdef"));
     }
 
     #[test]

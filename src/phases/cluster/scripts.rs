@@ -48,7 +48,13 @@ pub fn write_file(file: &RenderedFile) -> String {
         let subs: String = file
             .secrets
             .iter()
-            .map(|i| format!("gsub(/{}/, ENVIRON[\"{}\"]); ", i.placeholder(), i.shell_var()))
+            .map(|i| {
+                format!(
+                    "gsub(/{}/, ENVIRON[\"{}\"]); ",
+                    i.placeholder(),
+                    i.shell_var()
+                )
+            })
             .collect();
         let _ = writeln!(s, "awk '{{ {subs}print }}' > \"$tmp\" <<'{delim}'");
     }
@@ -60,7 +66,10 @@ pub fn write_file(file: &RenderedFile) -> String {
     let _ = writeln!(
         s,
         "if grep -q '@@OTP:' \"$tmp\"; then rm -f \"$tmp\"; echo {} >&2; exit 1; fi",
-        q(&format!("{}: a run-time value was not filled in", file.path))
+        q(&format!(
+            "{}: a run-time value was not filled in",
+            file.path
+        ))
     );
     let _ = writeln!(s, "chmod {} \"$tmp\"", file.mode);
     let _ = writeln!(s, "mv -f \"$tmp\" {}", q(&file.path));
@@ -221,16 +230,17 @@ pub fn approve_serving_csrs(nodes: &[&str], wait_secs: u64) -> String {
         "{HEAD}export KUBECONFIG={ADMIN_CONF}\n\
          end=$(( $(date +%s) + {wait_secs} ))\n\
          while :; do\n  \
-           missing=0\n  \
+           csrs=$(kubectl get csr -o jsonpath='{{range .items[*]}}{{.metadata.name}}{{\" \"}}{{.spec.signerName}}{{\" \"}}{{.spec.username}}{{\" \"}}{{.status.conditions[*].type}}{{\"\\n\"}}{{end}}')\n  \
+           missing=\n  \
            for n in {list}; do\n    \
-             csrs=$(kubectl get csr -o jsonpath=\"{{range .items[?(@.spec.username=='system:node:$n')]}}{{.metadata.name}} {{.spec.signerName}} {{.status.conditions[*].type}}{{'\\n'}}{{end}}\")\n    \
-             pending=$(printf '%s\\n' \"$csrs\" | awk '$2==\"kubernetes.io/kubelet-serving\" && NF==2 {{print $1}}')\n    \
-             done_=$(printf '%s\\n' \"$csrs\" | awk '$2==\"kubernetes.io/kubelet-serving\" && $3==\"Approved\" {{print $1}}')\n    \
+             sel='$2==\"kubernetes.io/kubelet-serving\" && $3==u'\n    \
+             pending=$(printf '%s\\n' \"$csrs\" | awk -v u=\"system:node:$n\" \"$sel && NF==3 {{print \\$1}}\")\n    \
+             approved=$(printf '%s\\n' \"$csrs\" | awk -v u=\"system:node:$n\" \"$sel && \\$4==\\\"Approved\\\" {{print \\$1}}\")\n    \
              for c in $pending; do kubectl certificate approve \"$c\"; done\n    \
-             [ -n \"$pending$done_\" ] || missing=1\n  \
+             [ -n \"$pending$approved\" ] || missing=\"$missing $n\"\n  \
            done\n  \
-           [ \"$missing\" = 0 ] && break\n  \
-           [ \"$(date +%s)\" -ge \"$end\" ] && {{ echo 'some kubelets have not asked for a serving certificate yet' >&2; exit 1; }}\n  \
+           [ -z \"$missing\" ] && break\n  \
+           if [ \"$(date +%s)\" -ge \"$end\" ]; then echo \"no serving-certificate request yet from:$missing\" >&2; exit 1; fi\n  \
            sleep 5\n\
          done\n"
     )
@@ -293,4 +303,306 @@ pub fn read_encryption_key() -> String {
         "{HEAD}sed -n 's/^ *secret: *\"\\{{0,1\\}}\\([^\"]*\\)\"\\{{0,1\\}} *$/\\1/p' {} | head -n1\n",
         q(super::render::ENCRYPTION_CONFIG)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phases::cluster::fixtures;
+    use crate::phases::cluster::render::{self, ENCRYPTION_CONFIG, RenderOptions, security_files};
+    use crate::phases::cluster::runtime::{Capture, RuntimeValues};
+    use std::io::Write as _;
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+
+    const TOKEN: &str = "abcdef.0123456789abcdef";
+    const CERT_KEY: &str = "0f0e0d0c0b0a09080706050403020100ffeeddccbbaa99887766554433221100";
+    const ENC_KEY: &str = "c2VjcmV0LWtleS1tYXRlcmlhbC0zMi1ieXRlcyEhISE=";
+
+    /// A sandbox: absolute node paths are moved under a temp dir and kubeadm/kubectl/crictl/
+    /// openssl are fakes that log their argv (and stdin, for kubectl) so tests can check
+    /// where secrets went.
+    struct Sandbox {
+        dir: tempfile::TempDir,
+    }
+
+    impl Sandbox {
+        fn new(kubectl_stdout: &str) -> Sandbox {
+            let dir = tempfile::tempdir().unwrap();
+            let bin = dir.path().join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            let log = dir.path().join("argv.log");
+            let fake = |name: &str, body: &str| {
+                let p = bin.join(name);
+                std::fs::write(
+                    &p,
+                    format!(
+                        "#!/bin/sh\necho \"{name} $*\" >> '{}'\n{body}",
+                        log.display()
+                    ),
+                )
+                .unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            };
+            let root = dir.path().display().to_string();
+            // kubeadm: keep a copy of the config it was given (what the node would see).
+            fake(
+                "kubeadm",
+                &format!(
+                    "for a in \"$@\"; do case $prev in --config) cp \"$a\" '{root}/seen-config';; esac; prev=$a; done\n"
+                ),
+            );
+            std::fs::write(dir.path().join("kubectl.out"), kubectl_stdout).unwrap();
+            fake(
+                "kubectl",
+                &format!(
+                    "case \"$1 $2\" in 'create -f') cat >> '{root}/kubectl.stdin';; 'get csr') cat '{root}/kubectl.out';; esac\n"
+                ),
+            );
+            fake(
+                "openssl",
+                "case $1 in dgst) echo \"SHA2-256(stdin)= $(printf 'a%.0s' $(seq 64))\";; *) cat >/dev/null 2>&1 || true;; esac\n",
+            );
+            Sandbox { dir }
+        }
+
+        fn root(&self) -> &Path {
+            self.dir.path()
+        }
+
+        fn localise(&self, script: &str) -> String {
+            let r = self.root().display().to_string();
+            script
+                .replace("/run/otp-provision", &format!("{r}/run/otp-provision"))
+                .replace("/etc/kubernetes", &format!("{r}/etc/kubernetes"))
+        }
+
+        fn run(&self, script: &str, stdin: &str) -> (i32, String, String) {
+            let script = self.localise(script);
+            let root = self.root().display().to_string();
+            // Tests run as whatever user builds the crate, maybe root: never touch the real /.
+            for line in script
+                .lines()
+                .filter(|l| l.starts_with("mv -f ") || l.starts_with("mkdir -p "))
+            {
+                assert!(line.contains(&root), "sandbox escape: {line}");
+            }
+            let path = format!(
+                "{}:{}",
+                self.root().join("bin").display(),
+                std::env::var("PATH").unwrap_or_default()
+            );
+            let mut child = Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .env("PATH", path)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(stdin.as_bytes())
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+
+        fn read(&self, rel: &str) -> String {
+            std::fs::read_to_string(self.root().join(rel)).unwrap_or_default()
+        }
+    }
+
+    #[test]
+    fn every_generated_script_is_valid_sh() {
+        let inv = fixtures::kube_vip();
+        let cp2 = inv.host("cp-2").unwrap();
+        let join_cfg = render::join_config(&inv, cp2).unwrap();
+        let kv = render::kube_vip_manifest(&inv, cp2, &RenderOptions::default(), false).unwrap();
+        let init_cfg = render::init_config(&inv, inv.host("cp-1").unwrap()).unwrap();
+        let cni = render::render_cluster_files(&inv).unwrap().remove(0);
+        let lb = render::lb_files(
+            &fixtures::ha(),
+            fixtures::ha().host("lb-1").unwrap(),
+            &RenderOptions::default(),
+        )
+        .unwrap();
+        let scripts = [
+            init(&init_cfg).0,
+            join("cp-2", &join_cfg, true, Some(&kv)).0,
+            create_token(3600).0,
+            upload_certs(&init_cfg).0,
+            load_balancer(&lb),
+            reset(),
+            kube_vip_to_admin_conf(),
+            apply_manifest(&cni),
+            approve_serving_csrs(&["cp-1", "w-1"], 60),
+            label_node("w-1", &[("zone".into(), "a b".into())]),
+            delete_run_tokens(),
+            remove_etcd_member("8e9e05c52164694d"),
+            delete_node("w-1"),
+            read_admin_conf(),
+            read_encryption_key(),
+            crate::phases::cluster::state::host_probe_script(&["/etc/a"], Some("10.0.0.100")),
+            crate::phases::cluster::state::api_probe_script(),
+        ];
+        for s in &scripts {
+            let out = Command::new("sh")
+                .arg("-n")
+                .arg("-c")
+                .arg(s)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "sh -n failed: {}\n{s}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    #[test]
+    fn file_with_a_secret_is_filled_on_the_node_and_the_key_round_trips() {
+        let inv = fixtures::ha();
+        let files: Vec<RenderedFile> = security_files(&inv, inv.host("cp-1").unwrap())
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.path == ENCRYPTION_CONFIG)
+            .collect();
+        let (script, inputs) = write_files(&files);
+        assert_eq!(inputs, vec![RuntimeInput::EncryptionKey]);
+        assert!(!script.contains(ENC_KEY));
+        let sb = Sandbox::new("");
+        let (code, _, err) = sb.run(&script, &format!("{ENC_KEY}\n"));
+        assert_eq!(code, 0, "{err}");
+        let written = sb.read("etc/kubernetes/enc/encryption-config.yaml");
+        assert!(written.contains(&format!("secret: \"{ENC_KEY}\"")));
+        assert!(!written.contains("@@OTP:"));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(sb.root().join("etc/kubernetes/enc/encryption-config.yaml"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // The key can be read back for the next control plane.
+        let (code, out, _) = sb.run(&read_encryption_key(), "");
+        assert_eq!(code, 0);
+        let mut rv = RuntimeValues::default();
+        rv.record(Capture::EncryptionKey, &out).unwrap();
+        assert_eq!(rv.encryption_key.unwrap().expose(), ENC_KEY);
+    }
+
+    #[test]
+    fn missing_stdin_fails_before_writing() {
+        let inv = fixtures::ha();
+        let files = security_files(&inv, inv.host("cp-1").unwrap()).unwrap();
+        let (script, _) = write_files(&files);
+        let sb = Sandbox::new("");
+        let (code, _, err) = sb.run(&script, "");
+        assert_ne!(code, 0);
+        assert!(err.contains("stdin: encryption-key missing"), "{err}");
+        assert!(!sb.root().join("etc/kubernetes/audit/policy.yaml").exists());
+    }
+
+    #[test]
+    fn join_passes_secrets_by_file_only_and_removes_the_file() {
+        let inv = fixtures::ha();
+        let cp2 = inv.host("cp-2").unwrap();
+        let cfg = render::join_config(&inv, cp2).unwrap();
+        let (script, inputs) = join("cp-2", &cfg, true, None);
+        let hash = format!("sha256:{}", "b".repeat(64));
+        let rv = RuntimeValues {
+            bootstrap_token: Some(crate::secret::Secret::new(TOKEN)),
+            certificate_key: Some(crate::secret::Secret::new(CERT_KEY)),
+            ca_cert_hash: Some(hash.clone()),
+            ..Default::default()
+        };
+        let stdin = rv.stdin_for(&inputs).unwrap();
+        let sb = Sandbox::new("");
+        let (code, _, err) = sb.run(&script, stdin.expose());
+        assert_eq!(code, 0, "{err}");
+        let seen = sb.read("seen-config");
+        assert!(seen.contains(&format!("token: \"{TOKEN}\"")));
+        assert!(seen.contains(&format!("certificateKey: \"{CERT_KEY}\"")));
+        assert!(seen.contains(&format!("- \"{hash}\"")));
+        let argv = sb.read("argv.log");
+        assert!(argv.contains("kubeadm join --config"), "{argv}");
+        assert!(argv.contains("kubectl --kubeconfig"), "{argv}");
+        assert!(!argv.contains(TOKEN) && !argv.contains(CERT_KEY), "{argv}");
+        assert!(
+            !sb.root()
+                .join("run/otp-provision/kubeadm-join.yaml")
+                .exists()
+        );
+    }
+
+    #[test]
+    fn token_is_created_from_stdin_and_the_ca_hash_printed() {
+        let (script, inputs) = create_token(3600);
+        assert_eq!(inputs, vec![RuntimeInput::BootstrapToken]);
+        let sb = Sandbox::new("");
+        let (code, out, err) = sb.run(&script, &format!("{TOKEN}\n"));
+        assert_eq!(code, 0, "{err}");
+        let body = sb.read("kubectl.stdin");
+        assert!(body.contains("name: bootstrap-token-abcdef"), "{body}");
+        assert!(
+            body.contains("token-secret: \"0123456789abcdef\""),
+            "{body}"
+        );
+        assert!(body.contains(&format!("description: \"{TOKEN_DESCRIPTION}\"")));
+        assert!(!sb.read("argv.log").contains("0123456789abcdef"));
+        let mut rv = RuntimeValues::default();
+        rv.record(Capture::CaCertHash, &out).unwrap();
+        assert_eq!(rv.ca_cert_hash, Some(format!("sha256:{}", "a".repeat(64))));
+    }
+
+    #[test]
+    fn only_inventory_nodes_serving_csrs_are_approved() {
+        let csrs = "csr-1 kubernetes.io/kubelet-serving system:node:w-1 \n\
+                    csr-2 kubernetes.io/kubelet-serving system:node:intruder \n\
+                    csr-3 kubernetes.io/kube-apiserver-client-kubelet system:node:w-1 \n\
+                    csr-4 kubernetes.io/kubelet-serving system:node:cp-1 Approved\n";
+        let sb = Sandbox::new(csrs);
+        let (code, _, err) = sb.run(&approve_serving_csrs(&["cp-1", "w-1"], 0), "");
+        assert_eq!(code, 0, "{err}");
+        let argv = sb.read("argv.log");
+        assert!(argv.contains("kubectl certificate approve csr-1"), "{argv}");
+        assert!(
+            !argv.contains("csr-2") && !argv.contains("csr-3") && !argv.contains("approve csr-4"),
+            "{argv}"
+        );
+        // A node that never asked makes the step fail after the wait, naming it.
+        let sb = Sandbox::new(csrs);
+        let (code, _, err) = sb.run(&approve_serving_csrs(&["w-9"], 0), "");
+        assert_ne!(code, 0);
+        assert!(
+            err.contains("no serving-certificate request yet from: w-9"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn heredoc_delimiter_never_collides_with_content() {
+        let f = RenderedFile {
+            path: "/etc/kubernetes/x".into(),
+            content: "a\nOTP_EOF\nb\n".into(),
+            mode: "0644".into(),
+            secrets: vec![],
+            transient: false,
+        };
+        let s = write_file(&f);
+        assert!(s.contains("<<'OTP_EOF_'"));
+        let sb = Sandbox::new("");
+        let (code, _, err) = sb.run(&s, "");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(sb.read("etc/kubernetes/x"), f.content);
+    }
 }

@@ -397,7 +397,11 @@ pub fn parse_api_probe(host: &str, out: &str) -> Result<ApiProbe, ClusterError> 
     let mut run_tokens = Vec::new();
     for line in section("tokens").lines().filter(|l| !l.trim().is_empty()) {
         if line.starts_with('!') {
-            return Err(parse_err(host, "API probe", "listing bootstrap tokens failed"));
+            return Err(parse_err(
+                host,
+                "API probe",
+                "listing bootstrap tokens failed",
+            ));
         }
         let mut it = line.split_whitespace();
         let (Some(id), desc) = (it.next().and_then(b64_decode), it.next()) else {
@@ -429,9 +433,13 @@ pub fn parse_api_probe(host: &str, out: &str) -> Result<ApiProbe, ClusterError> 
         .collect();
 
     let init_objects: BTreeSet<&str> = section("init").lines().map(str::trim).collect();
-    let init_complete = ["configmap/kubeadm-config", "configmap/cluster-info", "deployment.apps/coredns"]
-        .iter()
-        .all(|o| init_objects.contains(o));
+    let init_complete = [
+        "configmap/kubeadm-config",
+        "configmap/cluster-info",
+        "deployment.apps/coredns",
+    ]
+    .iter()
+    .all(|o| init_objects.contains(o));
 
     Ok(ApiProbe {
         init_complete,
@@ -490,7 +498,9 @@ impl ClusterState {
         let Some(node) = api.node(name) else {
             return false;
         };
-        let want_cp = inv.host(name).is_some_and(|h| h.has_role(Role::ControlPlane));
+        let want_cp = inv
+            .host(name)
+            .is_some_and(|h| h.has_role(Role::ControlPlane));
         f.kubelet_conf && (!want_cp || (node.control_plane && f.control_plane_initialised()))
     }
 }
@@ -522,9 +532,15 @@ mod tests {
     #[test]
     fn host_probe_rejects_garbage_and_truncation() {
         let cases: &[(&str, &str)] = &[
-            ("kubelet_conf=yes\nadmin_conf=0\napiserver_manifest=0\n", "must be 0 or 1"),
+            (
+                "kubelet_conf=yes\nadmin_conf=0\napiserver_manifest=0\n",
+                "must be 0 or 1",
+            ),
             ("kubelet_conf=0\n", "admin_conf missing"),
-            ("kubelet_conf=0\nadmin_conf=0\napiserver_manifest=0\nfile abc /x\n", "bad sha256"),
+            (
+                "kubelet_conf=0\nadmin_conf=0\napiserver_manifest=0\nfile abc /x\n",
+                "bad sha256",
+            ),
             ("no equals sign\n", "line 1"),
         ];
         for (out, want) in cases {
@@ -586,9 +602,15 @@ deployment.apps/coredns
         assert!(!p.node("w-1").unwrap().ready && !p.node("w-1").unwrap().control_plane);
         let m = p.etcd_members.as_ref().unwrap();
         assert_eq!(m[0].id, "ab54a98ceb1f0ad2");
-        assert_eq!((m[1].id.as_str(), m[1].name.as_str(), m[1].learner), ("ff", "", true));
+        assert_eq!(
+            (m[1].id.as_str(), m[1].name.as_str(), m[1].learner),
+            ("ff", "", true)
+        );
         assert_eq!(p.run_tokens, vec!["abcdef"]);
-        assert_eq!(p.pending_serving_csrs, vec![("csr-abc".into(), "w-1".into())]);
+        assert_eq!(
+            p.pending_serving_csrs,
+            vec![("csr-abc".into(), "w-1".into())]
+        );
         assert!(p.cni_daemonsets.contains("calico-node"));
         assert!(p.init_complete);
     }
@@ -596,7 +618,10 @@ deployment.apps/coredns
     #[test]
     fn api_probe_failures_are_errors_or_unknowns() {
         let err = parse_api_probe("cp-1", "@@nodes\n!failed\n@@end\n").unwrap_err();
-        assert!(err.to_string().contains("kubectl get nodes failed"), "{err}");
+        assert!(
+            err.to_string().contains("kubectl get nodes failed"),
+            "{err}"
+        );
         let err = parse_api_probe("cp-1", "@@nodes\n{\"items\":[]}\n").unwrap_err();
         assert!(err.to_string().contains("no @@end"), "{err}");
         let p = parse_api_probe(
@@ -612,7 +637,10 @@ deployment.apps/coredns
 
     #[test]
     fn probe_scripts_quote_paths_and_print_no_token_secret() {
-        let s = host_probe_script(&["/etc/haproxy/haproxy.cfg", "/tmp/a b"], Some("10.0.0.100"));
+        let s = host_probe_script(
+            &["/etc/haproxy/haproxy.cfg", "/tmp/a b"],
+            Some("10.0.0.100"),
+        );
         assert!(s.contains("'/tmp/a b'"));
         assert!(s.contains("ip -o route get 10.0.0.100"));
         let a = api_probe_script();
