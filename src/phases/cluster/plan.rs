@@ -1274,3 +1274,62 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod snapshots {
+    use super::*;
+    use crate::phases::cluster::fixtures;
+    use crate::phases::cluster::state::HostClusterFacts;
+
+    fn render_plan(steps: &[ClusterStep]) -> String {
+        let mut out = String::new();
+        for s in steps {
+            out.push_str(&format!(
+                "### [{}] {} @ {} ({:?})\n# {}\n",
+                s.wave, s.id, s.host, s.kind, s.title
+            ));
+            out.push_str(&format!("# why: {}\n", s.reason));
+            match &s.action {
+                ClusterAction::Generate(i) => out.push_str(&format!("generate {}\n", i.name())),
+                ClusterAction::Script {
+                    script,
+                    stdin,
+                    capture,
+                } => {
+                    let names: Vec<&str> = stdin.iter().map(|i| i.name()).collect();
+                    out.push_str(&format!(
+                        "# stdin: {names:?} capture: {capture:?}\n{script}"
+                    ));
+                }
+                ClusterAction::FetchKubeconfig {
+                    script,
+                    local_path,
+                    server,
+                } => out.push_str(&format!(
+                    "# fetch to {} (server {server})\n{script}",
+                    local_path.display()
+                )),
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The scripts of a fresh HA cluster (the whole `up` of an empty lab), as reviewed text.
+    #[test]
+    fn fresh_ha_plan_scripts() {
+        let inv = fixtures::ha();
+        let mut st = ClusterState::default();
+        for h in &inv.hosts {
+            st.hosts.insert(h.name.clone(), HostClusterFacts::default());
+        }
+        // CNI manifests and kubeadm configs are snapshotted by the render tests; here the
+        // step scripts around them matter, so keep the plan readable.
+        let steps: Vec<ClusterStep> = plan_cluster(&inv, &st)
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.kind != StepKind::Cni)
+            .collect();
+        insta::assert_snapshot!(render_plan(&steps));
+    }
+}

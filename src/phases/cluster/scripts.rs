@@ -98,15 +98,21 @@ pub fn write_files(files: &[RenderedFile]) -> (String, Vec<RuntimeInput>) {
 const PRINT_CA_HASH: &str = "printf 'sha256:%s\\n' \"$(openssl x509 -pubkey -noout -in /etc/kubernetes/pki/ca.crt \
 | openssl pkey -pubin -outform der 2>/dev/null | openssl dgst -sha256 -hex | sed 's/^.* //')\"\n";
 
-/// haproxy + keepalived: install when missing, write configs, enable, reload.
+/// haproxy + keepalived: install when missing (before writing, so the packages never meet a
+/// foreign config file), write configs, check, enable, reload.
 pub fn load_balancer(files: &[RenderedFile]) -> String {
-    let (mut s, _) = write_files(files);
+    let mut s = String::from(HEAD);
     s.push_str(
         "if ! command -v haproxy >/dev/null || ! command -v keepalived >/dev/null; then\n  \
            if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y haproxy keepalived\n  \
            else dnf install -y haproxy keepalived; fi\n\
-         fi\n\
-         haproxy -c -f /etc/haproxy/haproxy.cfg >/dev/null\n\
+         fi\n",
+    );
+    for f in files {
+        s.push_str(&write_file(f));
+    }
+    s.push_str(
+        "haproxy -c -f /etc/haproxy/haproxy.cfg >/dev/null\n\
          systemctl enable haproxy keepalived\n\
          systemctl reload-or-restart haproxy\n\
          systemctl restart keepalived\n",
@@ -263,9 +269,9 @@ pub fn label_node(node: &str, labels: &[(String, String)]) -> String {
 pub fn delete_run_tokens() -> String {
     format!(
         "{HEAD}export KUBECONFIG={ADMIN_CONF}\n\
-         kubectl -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token \
--o jsonpath='{{range .items[*]}}{{.metadata.name}}{{\" \"}}{{.data.description}}{{\"\\n\"}}{{end}}' |\n\
-         while read -r name desc; do\n  \
+         list=$(kubectl -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token \
+-o jsonpath='{{range .items[*]}}{{.metadata.name}}{{\" \"}}{{.data.description}}{{\"\\n\"}}{{end}}')\n\
+         printf '%s\\n' \"$list\" | while read -r name desc; do\n  \
            [ -n \"$name\" ] || continue\n  \
            if [ \"$(printf '%s' \"$desc\" | base64 -d 2>/dev/null)\" = {} ]; then kubectl -n kube-system delete secret \"$name\"; fi\n\
          done\n",
@@ -357,7 +363,7 @@ mod tests {
             fake(
                 "kubectl",
                 &format!(
-                    "case \"$1 $2\" in 'create -f') cat >> '{root}/kubectl.stdin';; 'get csr') cat '{root}/kubectl.out';; esac\n"
+                    "case \"$*\" in 'create -f -') cat >> '{root}/kubectl.stdin';; *'get csr'*|*'get secrets'*) cat '{root}/kubectl.out';; esac\n"
                 ),
             );
             fake(
@@ -586,6 +592,33 @@ mod tests {
         assert!(
             err.contains("no serving-certificate request yet from: w-9"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn cleanup_deletes_only_this_tools_tokens() {
+        use base64::Engine;
+        let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let list = format!(
+            "bootstrap-token-abcdef {}\nbootstrap-token-zzzzzz {}\nbootstrap-token-nodesc \n",
+            b(TOKEN_DESCRIPTION),
+            b("made by a human")
+        );
+        let sb = Sandbox::new(&list);
+        let (code, _, err) = sb.run(&delete_run_tokens(), "");
+        assert_eq!(code, 0, "{err}");
+        let argv = sb.read("argv.log");
+        assert!(
+            argv.contains("delete secret bootstrap-token-abcdef"),
+            "{argv}"
+        );
+        assert!(
+            !argv.contains("delete secret bootstrap-token-zzzzzz"),
+            "{argv}"
+        );
+        assert!(
+            !argv.contains("delete secret bootstrap-token-nodesc"),
+            "{argv}"
         );
     }
 
