@@ -5,6 +5,7 @@
 //! their scripts as data; secrets reach them on stdin from [`RuntimeValues`], never in argv or
 //! in a file kept on disk.
 
+pub mod day2;
 pub mod plan;
 pub mod render;
 pub mod runtime;

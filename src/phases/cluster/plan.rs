@@ -64,6 +64,8 @@ pub enum ClusterAction {
         local_path: PathBuf,
         server: String,
     },
+    /// Delete a file on the operator's machine (`reset --yes`: the kubeconfig).
+    RemoveLocal { path: PathBuf },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -1309,6 +1311,9 @@ mod snapshots {
                     "# fetch to {} (server {server})\n{script}",
                     local_path.display()
                 )),
+                ClusterAction::RemoveLocal { path } => {
+                    out.push_str(&format!("remove {}\n", path.display()))
+                }
             }
             out.push('\n');
         }
