@@ -15,11 +15,16 @@ pub mod state;
 #[cfg(test)]
 pub(crate) mod fixtures;
 
+pub use day2::{plan_remove_node, plan_reset};
 pub use plan::{ClusterAction, ClusterStep, StepKind, plan_cluster};
 pub use render::{
     RenderOptions, RenderedFile, render_cluster_files, render_files, render_files_with,
 };
 pub use runtime::{Capture, RuntimeInput, RuntimeValues};
+pub use state::{
+    ApiProbe, ClusterState, HostClusterFacts, api_probe_script, host_probe_script,
+    kubeconfig_server, parse_api_probe, parse_host_probe, probe_files, probe_vip,
+};
 
 /// Errors of the cluster phases; each names the host (`-` for cluster-wide) and the file/step.
 #[derive(Debug, thiserror::Error)]

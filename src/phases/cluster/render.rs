@@ -61,7 +61,15 @@ pub struct RenderedFile {
 }
 
 impl RenderedFile {
-    fn new(path: &str, content: String, mode: &str) -> Self {
+    fn new(path: &str, mut content: String, mode: &str) -> Self {
+        // Exactly one final newline: what the node stores must hash like what was rendered,
+        // or every run would see a change.
+        while content.ends_with("\n\n") {
+            content.pop();
+        }
+        if !content.ends_with('\n') {
+            content.push('\n');
+        }
         RenderedFile {
             secrets: RuntimeInput::referenced_by(&content),
             path: path.to_string(),

@@ -506,6 +506,38 @@ mod tests {
         assert_eq!(rv.encryption_key.unwrap().expose(), ENC_KEY);
     }
 
+    /// The planner compares the node's sha256 with the rendered one: a written file must hash
+    /// exactly like its rendering, or the second `up` would rewrite it forever.
+    #[test]
+    fn written_files_hash_like_their_rendering() {
+        use sha2::Digest;
+        let inv = fixtures::lb_on_control_planes();
+        let cp1 = inv.host("cp-1").unwrap();
+        let mut files = security_files(&inv, cp1).unwrap();
+        files.retain(|f| f.secrets.is_empty());
+        files.extend(render::lb_files(&inv, cp1, &RenderOptions::default()).unwrap());
+        let sb = Sandbox::new("");
+        let localised: Vec<RenderedFile> = files
+            .iter()
+            .map(|f| RenderedFile {
+                path: format!("/etc/kubernetes/t/{}", f.path.replace('/', "_")),
+                ..f.clone()
+            })
+            .collect();
+        let (script, _) = write_files(&localised);
+        let (code, _, err) = sb.run(&script, "");
+        assert_eq!(code, 0, "{err}");
+        for (f, l) in files.iter().zip(&localised) {
+            let on_disk = std::fs::read(sb.root().join(l.path.trim_start_matches('/'))).unwrap();
+            assert_eq!(
+                hex::encode(sha2::Sha256::digest(&on_disk)),
+                f.sha256(),
+                "{}",
+                f.path
+            );
+        }
+    }
+
     #[test]
     fn missing_stdin_fails_before_writing() {
         let inv = fixtures::ha();

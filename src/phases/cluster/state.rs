@@ -120,6 +120,49 @@ pub fn host_probe_script(files: &[&str], vip: Option<&str>) -> String {
     s
 }
 
+/// Managed files whose sha256 the planner compares on `host` (argument for
+/// [`host_probe_script`]).
+pub fn probe_files(inv: &Inventory, host: &crate::inventory::Host) -> Vec<String> {
+    use super::render::*;
+    let mut v = Vec::new();
+    if lb_hosts(inv).iter().any(|h| h.name == host.name) {
+        v.extend([HAPROXY_CFG, KEEPALIVED_CONF, KEEPALIVED_CHECK].map(String::from));
+    }
+    if host.has_role(Role::ControlPlane) {
+        v.extend(
+            [
+                AUDIT_POLICY,
+                ADMISSION_CONFIG,
+                ENCRYPTION_CONFIG,
+                AUTHN_CONFIG,
+            ]
+            .map(String::from),
+        );
+    }
+    v
+}
+
+/// The address whose route tells the VIP interface (VIP modes only).
+pub fn probe_vip(inv: &Inventory) -> Option<&str> {
+    use crate::inventory::EndpointMode;
+    inv.cluster
+        .endpoint
+        .as_ref()
+        .filter(|e| e.mode != EndpointMode::External)
+        .map(|e| e.address.as_str())
+}
+
+/// `server:` of the first cluster in a kubeconfig (the operator's local copy), for
+/// [`ClusterState::local_kubeconfig_server`].
+pub fn kubeconfig_server(kubeconfig: &str) -> Option<String> {
+    kubeconfig
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("server:"))
+        .map(|v| v.trim().trim_matches('"').trim_matches('\'').to_string())
+        .filter(|v| !v.is_empty())
+}
+
 fn parse_err(host: &str, what: &str, reason: impl Into<String>) -> ClusterError {
     ClusterError::Parse {
         host: host.to_string(),
@@ -633,6 +676,25 @@ deployment.apps/coredns
         assert!(p.cni_daemonsets.is_empty());
         // Interrupted init: the API answers but kubeadm's last phases never ran.
         assert!(!p.init_complete);
+    }
+
+    #[test]
+    fn helpers_for_the_probe_and_the_local_kubeconfig() {
+        use crate::phases::cluster::fixtures;
+        let inv = fixtures::ha();
+        assert_eq!(probe_files(&inv, inv.host("lb-1").unwrap()).len(), 3);
+        assert_eq!(probe_files(&inv, inv.host("cp-1").unwrap()).len(), 4);
+        assert!(probe_files(&inv, inv.host("w-1").unwrap()).is_empty());
+        let inv = fixtures::lb_on_control_planes();
+        assert_eq!(probe_files(&inv, inv.host("cp-2").unwrap()).len(), 7);
+        assert_eq!(probe_vip(&inv), Some("10.0.0.100"));
+        assert_eq!(probe_vip(&fixtures::external()), None);
+        let kc = "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: X\n    server: https://10.0.0.100:6443\n  name: k\n";
+        assert_eq!(
+            kubeconfig_server(kc).as_deref(),
+            Some("https://10.0.0.100:6443")
+        );
+        assert_eq!(kubeconfig_server("apiVersion: v1\n"), None);
     }
 
     #[test]
