@@ -17,14 +17,15 @@ fn q(s: &str) -> String {
 const HEAD: &str = "set -eu\numask 077\n";
 
 /// Lines that read `inputs` from stdin into shell variables (failing clearly when one is
-/// missing) and export them for `awk`'s ENVIRON.
+/// missing). They are not exported: only the `awk` that fills a file gets them, through its
+/// own environment, so kubeadm and kubectl never inherit them.
 pub fn read_inputs(inputs: &[RuntimeInput]) -> String {
     let mut s = String::new();
     for i in inputs {
         let v = i.shell_var();
         let _ = writeln!(
             s,
-            "IFS= read -r {v} || true\n[ -n \"${v}\" ] || {{ echo 'stdin: {n} missing' >&2; exit 1; }}\nexport {v}",
+            "IFS= read -r {v} || true\n[ -n \"${v}\" ] || {{ echo 'stdin: {n} missing' >&2; exit 1; }}",
             n = i.name()
         );
     }
@@ -56,7 +57,12 @@ pub fn write_file(file: &RenderedFile) -> String {
                 )
             })
             .collect();
-        let _ = writeln!(s, "awk '{{ {subs}print }}' > \"$tmp\" <<'{delim}'");
+        let env: String = file
+            .secrets
+            .iter()
+            .map(|i| format!("{v}=\"${v}\" ", v = i.shell_var()))
+            .collect();
+        let _ = writeln!(s, "{env}awk '{{ {subs}print }}' > \"$tmp\" <<'{delim}'");
     }
     s.push_str(&file.content);
     if !file.content.ends_with('\n') {
@@ -128,14 +134,54 @@ pub fn reset() -> String {
     )
 }
 
-/// `kubeadm init` on the first control plane with certificate upload; prints the CA hash.
-pub fn init(config: &RenderedFile) -> (String, Vec<RuntimeInput>) {
-    let (mut s, inputs) = write_files(std::slice::from_ref(config));
+/// A step around one transient kubeadm config: the trap that removes it (and any temp file)
+/// is set before it is written; the command's output is shown only after every run-time value
+/// in it was replaced by `[redacted]` (kubeadm prints join commands with token and key).
+fn with_transient_config(
+    config: &RenderedFile,
+    command: &str,
+    after: &str,
+) -> (String, Vec<RuntimeInput>) {
+    let inputs = inputs_of(std::slice::from_ref(config));
+    let mut s = String::from(HEAD);
+    s.push_str(&read_inputs(&inputs));
+    let dir = config.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("/");
+    let _ = writeln!(
+        s,
+        "log=$(mktemp)\ntrap 'rm -f {} \"$log\" {}/.otp.*' EXIT",
+        q(&config.path),
+        q(dir)
+    );
+    s.push_str(&write_file(config));
+    // Literal replacement (index/substr): secrets are not regular expressions.
+    let redact: String = inputs
+        .iter()
+        .filter(|i| i.is_secret())
+        .map(|i| format!("$0 = lit($0, ENVIRON[\"{}\"]); ", i.shell_var()))
+        .collect();
+    let env: String = inputs
+        .iter()
+        .filter(|i| i.is_secret())
+        .map(|i| format!("{v}=\"${v}\" ", v = i.shell_var()))
+        .collect();
     let _ = write!(
         s,
-        "trap 'rm -f {INIT_CONFIG}' EXIT\nkubeadm init --config {INIT_CONFIG} --upload-certs\n{PRINT_CA_HASH}"
+        "rc=0\n{command} >\"$log\" 2>&1 || rc=$?\n\
+         {env}awk 'function lit(s, t,   i, o) {{ o = \"\"; while (t != \"\" && (i = index(s, t)) > 0) {{ o = o substr(s, 1, i - 1) \"[redacted]\"; s = substr(s, i + length(t)) }} return o s }} {{ {redact}print }}' \"$log\" >&2\n\
+         [ \"$rc\" -eq 0 ] || exit \"$rc\"\n{after}"
     );
     (s, inputs)
+}
+
+/// `kubeadm init` on the first control plane with certificate upload; prints the CA hash.
+pub fn init(config: &RenderedFile) -> (String, Vec<RuntimeInput>) {
+    with_transient_config(
+        config,
+        &format!(
+            "kubeadm init --config {INIT_CONFIG} --upload-certs --skip-token-print --skip-certificate-key-print"
+        ),
+        PRINT_CA_HASH,
+    )
 }
 
 /// Point the kube-vip static pod back at admin.conf once init has created its RBAC binding.
@@ -181,14 +227,13 @@ pub fn create_token(ttl_secs: u64) -> (String, Vec<RuntimeInput>) {
 /// Re-upload the control-plane certificates encrypted with the run's certificate key
 /// (the kubeadm-certs Secret expires after two hours).
 pub fn upload_certs(config: &RenderedFile) -> (String, Vec<RuntimeInput>) {
-    let (mut s, inputs) = write_files(std::slice::from_ref(config));
-    let _ = write!(
-        s,
-        "trap 'rm -f {INIT_CONFIG}' EXIT\n\
-         kubeadm init phase upload-certs --upload-certs --config {INIT_CONFIG} >/dev/null\n\
-         echo 'control-plane certificates uploaded'\n"
-    );
-    (s, inputs)
+    with_transient_config(
+        config,
+        &format!(
+            "kubeadm init phase upload-certs --upload-certs --skip-certificate-key-print --config {INIT_CONFIG}"
+        ),
+        "echo 'control-plane certificates uploaded'\n",
+    )
 }
 
 /// `kubeadm join`; control planes also wait until they are Ready (the serial-join gate) and
@@ -199,22 +244,22 @@ pub fn join(
     control_plane: bool,
     kube_vip: Option<&RenderedFile>,
 ) -> (String, Vec<RuntimeInput>) {
-    let (mut s, inputs) = write_files(std::slice::from_ref(config));
-    let _ = writeln!(
-        s,
-        "trap 'rm -f {JOIN_CONFIG}' EXIT\nkubeadm join --config {JOIN_CONFIG}"
-    );
+    let mut after = String::new();
     if control_plane {
         let _ = writeln!(
-            s,
+            after,
             "kubectl --kubeconfig {ADMIN_CONF} wait --for=condition=Ready node/{} --timeout=10m",
             q(node)
         );
         if let Some(kv) = kube_vip {
-            s.push_str(&write_file(kv));
+            after.push_str(&write_file(kv));
         }
     }
-    (s, inputs)
+    with_transient_config(
+        config,
+        &format!("kubeadm join --config {JOIN_CONFIG}"),
+        &after,
+    )
 }
 
 /// Apply the CNI manifest from a control plane.
@@ -353,10 +398,14 @@ mod tests {
             };
             let root = dir.path().display().to_string();
             // kubeadm: keep a copy of the config it was given (what the node would see).
+            // kubeadm: keep a copy of the config it was given (what the node would see) and
+            // print the token like `kubeadm init` prints its join command.
             fake(
                 "kubeadm",
                 &format!(
-                    "for a in \"$@\"; do case $prev in --config) cp \"$a\" '{root}/seen-config';; esac; prev=$a; done\n"
+                    "for a in \"$@\"; do case $prev in --config) cp \"$a\" '{root}/seen-config';; esac; prev=$a; done\n\
+                     [ -f '{root}/seen-config' ] && sed -n 's/.*token: \\(.*\\)/kubeadm join --token \\1/p' '{root}/seen-config'\n\
+                     env > '{root}/kubeadm.env'\n"
                 ),
             );
             std::fs::write(dir.path().join("kubectl.out"), kubectl_stdout).unwrap();
