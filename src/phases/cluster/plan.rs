@@ -302,6 +302,24 @@ pub fn plan_cluster(
                 .is_some_and(|f| f.files.contains_key(ENCRYPTION_CONFIG))
         })
         .collect();
+    // Control planes with different encryption configs cannot read each other's Secrets;
+    // copying either key over the other would lose data, so a human decides.
+    let mut enc_shas = cps.iter().filter_map(|h| {
+        state
+            .host(&h.name)
+            .and_then(|f| f.files.get(ENCRYPTION_CONFIG))
+            .map(|sha| (h.name.as_str(), sha))
+    });
+    if let Some((first, sha)) = enc_shas.next()
+        && let Some((other, _)) = enc_shas.find(|(_, s)| *s != sha)
+    {
+        return Err(ClusterError::Config {
+            host: other.to_string(),
+            reason: format!(
+                "{ENCRYPTION_CONFIG} differs from the one on {first}; all control planes must share one encryption key"
+            ),
+        });
+    }
     if !missing_enc.is_empty() {
         let holder = cps.iter().find(|h| {
             state
@@ -1207,6 +1225,24 @@ mod tests {
         let steps = plan_cluster(&inv, &st).unwrap();
         assert!(steps.iter().any(|s| s.id == "cluster/reset/cp-1"));
         assert!(steps.iter().any(|s| s.id == "cluster/init/cp-1"));
+    }
+
+    #[test]
+    fn diverging_encryption_keys_stop_the_plan() {
+        let inv = fixtures::ha();
+        let mut st = converged(&inv);
+        st.hosts
+            .get_mut("cp-3")
+            .unwrap()
+            .files
+            .insert(ENCRYPTION_CONFIG.into(), "0".repeat(64));
+        let err = plan_cluster(&inv, &st).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "cp-3: /etc/kubernetes/enc/encryption-config.yaml differs from the one on cp-1"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
