@@ -205,7 +205,10 @@ pub fn plan_cluster(
         (_, true) if failed_init.is_some() => None,
         (Some(api), _) => Some(api),
         (None, true) => {
-            let host = state.api_probe_host(inv).unwrap_or(initialised[0]);
+            let host = state
+                .api_probe_host(inv)
+                .or(initialised.first().copied())
+                .unwrap_or("-");
             return Err(ClusterError::Config {
                 host: host.to_string(),
                 reason: "a control plane is initialised but the API could not be probed; \

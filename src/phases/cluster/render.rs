@@ -692,7 +692,7 @@ pub fn render_files_with(
     if is_cp {
         files.extend(security_files(inv, host)?);
         if mode == Some(EndpointMode::KubeVip) {
-            files.push(kube_vip_manifest(inv, host, opts, false)?);
+            files.push(kube_vip_manifest(inv, host, opts, opts.kube_vip_bootstrap)?);
         }
     }
     if is_cp || host.has_role(Role::Worker) {
