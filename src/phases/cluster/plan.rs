@@ -35,6 +35,7 @@ pub enum StepKind {
     KubeVip,
     Init,
     KubeVipAdminConf,
+    Addons,
     Cni,
     BootstrapToken,
     UploadCerts,
@@ -265,9 +266,13 @@ pub fn plan_cluster(
         }
     }
 
-    // Run-time values this plan needs.
-    let need_token = init_now || joins_pending;
-    let need_cert_key = init_now || !cp_joins.is_empty();
+    // An init interrupted in its last phase leaves a usable cluster without CoreDNS or
+    // kube-proxy: repaired in place, never by a reset.
+    let repair_addons = !init_now && api.is_some_and(|a| !a.addons_present);
+
+    // Run-time values this plan needs (the addon phase reads the full init config).
+    let need_token = init_now || joins_pending || repair_addons;
+    let need_cert_key = init_now || !cp_joins.is_empty() || repair_addons;
     if need_token {
         p.push(
             W_GENERATE,
@@ -499,6 +504,19 @@ pub fn plan_cluster(
                 "no control plane is initialised".into()
             },
             Planner::script(script, stdin, Some(Capture::CaCertHash)),
+        );
+    }
+    if repair_addons {
+        let cfg = render::init_config(inv, init_host)?;
+        let (script, stdin) = scripts::init_addons(&cfg);
+        p.push(
+            W_AFTER_INIT,
+            &init_node,
+            StepKind::Addons,
+            &format!("addons/{init_node}"),
+            "install kubeadm's addons (CoreDNS, kube-proxy)".into(),
+            "kubeadm init was interrupted before its addon phase".into(),
+            Planner::script(script, stdin, None),
         );
     }
     if kube_vip {
@@ -895,6 +913,7 @@ mod tests {
             etcd_members: Some(members),
             cni_daemonsets: ["calico-node".to_string(), "kube-flannel-ds".to_string()].into(),
             init_complete: true,
+            addons_present: true,
             ..Default::default()
         });
         st.local_kubeconfig_server =
@@ -1099,6 +1118,21 @@ mod tests {
                     "13 cp-1 cluster/approve-serving-csrs",
                     "14 cp-1 cluster/cleanup-tokens",
                     "14 cp-1 cluster/kubeconfig",
+                ],
+            ),
+            (
+                "killed in init's addon phase: repair the addons, no reset",
+                || {
+                    let inv = fixtures::ha();
+                    let mut st = converged(&inv);
+                    st.api.as_mut().unwrap().addons_present = false;
+                    (inv, st)
+                },
+                &[
+                    "0 (local) cluster/generate/bootstrap-token",
+                    "0 (local) cluster/generate/certificate-key",
+                    "5 cp-1 cluster/addons/cp-1",
+                    "11 cp-1 cluster/cleanup-tokens",
                 ],
             ),
             (

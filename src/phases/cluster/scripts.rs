@@ -224,6 +224,15 @@ pub fn create_token(ttl_secs: u64) -> (String, Vec<RuntimeInput>) {
     (s, inputs)
 }
 
+/// Re-run kubeadm's addon phase (CoreDNS, kube-proxy) after an init interrupted at its end.
+pub fn init_addons(config: &RenderedFile) -> (String, Vec<RuntimeInput>) {
+    with_transient_config(
+        config,
+        &format!("kubeadm init phase addon all --config {INIT_CONFIG}"),
+        "echo 'kubeadm addons installed'\n",
+    )
+}
+
 /// Re-upload the control-plane certificates encrypted with the run's certificate key
 /// (the kubeadm-certs Secret expires after two hours).
 pub fn upload_certs(config: &RenderedFile) -> (String, Vec<RuntimeInput>) {
@@ -495,6 +504,7 @@ mod tests {
             join("cp-2", &join_cfg, true, Some(&kv)).0,
             create_token(3600).0,
             upload_certs(&init_cfg).0,
+            init_addons(&init_cfg).0,
             load_balancer(&lb),
             reset(),
             kube_vip_to_admin_conf(),

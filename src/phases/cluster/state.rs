@@ -281,9 +281,12 @@ pub struct ApiProbe {
     pub pending_serving_csrs: Vec<(String, String)>,
     /// DaemonSets of the known CNIs that exist (`calico-node`, `kube-flannel-ds`).
     pub cni_daemonsets: BTreeSet<String>,
-    /// `kubeadm init` ran to the end: its last phases' objects exist (kubeadm-config,
-    /// cluster-info, CoreDNS). False means an init was interrupted.
+    /// `kubeadm init` got past its cluster-state phases: the kubeadm-config and cluster-info
+    /// ConfigMaps exist. False means an init was interrupted before the cluster was usable.
     pub init_complete: bool,
+    /// kubeadm's addons (CoreDNS Deployment, kube-proxy DaemonSet) exist; missing after an
+    /// init interrupted in its last phase.
+    pub addons_present: bool,
 }
 
 impl ApiProbe {
@@ -320,6 +323,7 @@ pub fn api_probe_script() -> String {
          kubectl -n kube-system get cm kubeadm-config -o name 2>/dev/null || true\n\
          kubectl -n kube-public get cm cluster-info -o name 2>/dev/null || true\n\
          kubectl -n kube-system get deploy coredns -o name 2>/dev/null || true\n\
+         kubectl -n kube-system get ds kube-proxy -o name 2>/dev/null || true\n\
          echo @@end\n"
     )
 }
@@ -476,16 +480,16 @@ pub fn parse_api_probe(host: &str, out: &str) -> Result<ApiProbe, ClusterError> 
         .collect();
 
     let init_objects: BTreeSet<&str> = section("init").lines().map(str::trim).collect();
-    let init_complete = [
-        "configmap/kubeadm-config",
-        "configmap/cluster-info",
-        "deployment.apps/coredns",
-    ]
-    .iter()
-    .all(|o| init_objects.contains(o));
+    let init_complete = ["configmap/kubeadm-config", "configmap/cluster-info"]
+        .iter()
+        .all(|o| init_objects.contains(o));
+    let addons_present = ["deployment.apps/coredns", "daemonset.apps/kube-proxy"]
+        .iter()
+        .all(|o| init_objects.contains(o));
 
     Ok(ApiProbe {
         init_complete,
+        addons_present,
         from: host.to_string(),
         nodes,
         etcd_members,
@@ -632,6 +636,7 @@ daemonset.apps/calico-node
 configmap/kubeadm-config
 configmap/cluster-info
 deployment.apps/coredns
+daemonset.apps/kube-proxy
 @@end
 "#,
             b64("abcdef"),
@@ -655,7 +660,7 @@ deployment.apps/coredns
             vec![("csr-abc".into(), "w-1".into())]
         );
         assert!(p.cni_daemonsets.contains("calico-node"));
-        assert!(p.init_complete);
+        assert!(p.init_complete && p.addons_present);
     }
 
     #[test]
@@ -675,7 +680,7 @@ deployment.apps/coredns
         assert_eq!(p.etcd_members, None);
         assert!(p.cni_daemonsets.is_empty());
         // Interrupted init: the API answers but kubeadm's last phases never ran.
-        assert!(!p.init_complete);
+        assert!(!p.init_complete && !p.addons_present);
     }
 
     #[test]
