@@ -1066,6 +1066,39 @@ mod tests {
                 ],
             ),
             (
+                "control plane listed, files complete, etcd member still a learner",
+                || {
+                    let inv = fixtures::ha();
+                    let mut st = converged(&inv);
+                    st.api.as_mut().unwrap().etcd_members.as_mut().unwrap()[2].learner = true;
+                    (inv, st)
+                },
+                &[
+                    "0 (local) cluster/generate/bootstrap-token",
+                    "0 (local) cluster/generate/certificate-key",
+                    "1 cp-1 cluster/delete-node/cp-3",
+                    "1 cp-1 cluster/etcd-member-remove/cp-3",
+                    "2 cp-3 cluster/reset/cp-3",
+                    "6 cp-1 cluster/bootstrap-token",
+                    "6 cp-1 cluster/upload-certs",
+                    "10 cp-3 cluster/join/cp-3",
+                    "11 cp-1 cluster/approve-serving-csrs",
+                    "12 cp-1 cluster/cleanup-tokens",
+                ],
+            ),
+            (
+                "a control plane that lost its role label is left alone",
+                || {
+                    let inv = fixtures::ha();
+                    let mut st = converged(&inv);
+                    let n = &mut st.api.as_mut().unwrap().nodes[1];
+                    n.control_plane = false;
+                    n.labels.clear();
+                    (inv, st)
+                },
+                &[],
+            ),
+            (
                 "worker in the API without kubelet.conf: delete the Node, reset, re-join",
                 || {
                     let inv = fixtures::ha();

@@ -533,22 +533,28 @@ impl ClusterState {
             .map(|h| h.name.as_str())
     }
 
-    /// Whether `name` is a finished member: its kubelet has credentials and the API lists it
-    /// (with the control-plane role when the inventory says control plane).
+    /// Whether `name` is a finished member: its kubelet has credentials and the API lists it;
+    /// a control plane also has its static pods and kubeconfigs on disk and a started,
+    /// promoted (not learner) etcd member when etcd could be asked. The node-role label is
+    /// not required: losing a label must never make a healthy control plane look partial.
     pub fn joined(&self, inv: &Inventory, name: &str) -> bool {
-        let Some(f) = self.host(name) else {
+        let (Some(f), Some(api)) = (self.host(name), &self.api) else {
             return false;
         };
-        let Some(api) = &self.api else {
+        if !f.kubelet_conf || api.node(name).is_none() {
             return false;
-        };
-        let Some(node) = api.node(name) else {
-            return false;
-        };
-        let want_cp = inv
+        }
+        if !inv
             .host(name)
-            .is_some_and(|h| h.has_role(Role::ControlPlane));
-        f.kubelet_conf && (!want_cp || (node.control_plane && f.control_plane_initialised()))
+            .is_some_and(|h| h.has_role(Role::ControlPlane))
+        {
+            return true;
+        }
+        f.control_plane_initialised()
+            && api
+                .etcd_members
+                .as_ref()
+                .is_none_or(|members| members.iter().any(|m| m.name == name && !m.learner))
     }
 }
 
