@@ -441,6 +441,7 @@ pub fn plan_cluster(
     }
 
     // Security files on every control plane (before its init/join: the API server mounts them).
+    let mut running_cp_updates: Vec<(&Host, Vec<RenderedFile>)> = Vec::new();
     for h in &cps {
         let f = p.facts(&h.name)?;
         let files: Vec<RenderedFile> = render::security_files(inv, h)?
@@ -455,6 +456,12 @@ pub fn plan_cluster(
             })
             .collect();
         if files.is_empty() {
+            continue;
+        }
+        // A running API server reads audit, admission and encryption config only at start:
+        // those hosts are updated later, one at a time, with a restart (see below).
+        if f.control_plane_initialised() && !init_now {
+            running_cp_updates.push((*h, files));
             continue;
         }
         let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
@@ -708,6 +715,32 @@ pub fn plan_cluster(
         }
     }
     wave += 1;
+
+    // Changed security files on running control planes: one host per wave, each waiting for
+    // its API server to be ready again, so the API never goes down as a whole.
+    for (h, files) in &running_cp_updates {
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        // The authentication config alone is re-read live; anything else needs a restart.
+        let restart = files.iter().any(|f| f.path != render::AUTHN_CONFIG);
+        let (mut script, stdin) = scripts::write_files(files);
+        if restart {
+            script.push_str(&scripts::restart_apiserver(h.node_ip()));
+        }
+        p.push(
+            wave,
+            &h.name,
+            StepKind::SecurityFiles,
+            &format!("security-files/{}", h.name),
+            if restart {
+                "update API server security configuration and restart it".into()
+            } else {
+                "update the API server authentication configuration".into()
+            },
+            format!("{} different on a running control plane", paths.join(", ")),
+            Planner::script(script, stdin, None),
+        );
+        wave += 1;
+    }
 
     // Tokens of this (or an earlier, killed) run are deleted once the joins are done.
     let stale_tokens = api.map(|a| a.run_tokens.clone()).unwrap_or_default();
@@ -1084,6 +1117,26 @@ mod tests {
                     "10 cp-3 cluster/join/cp-3",
                     "11 cp-1 cluster/approve-serving-csrs",
                     "12 cp-1 cluster/cleanup-tokens",
+                ],
+            ),
+            (
+                "audit policy changed on a running cluster: one API server at a time",
+                || {
+                    let inv = fixtures::ha();
+                    let mut st = converged(&inv);
+                    for h in ["cp-1", "cp-2", "cp-3"] {
+                        st.hosts
+                            .get_mut(h)
+                            .unwrap()
+                            .files
+                            .insert(render::AUDIT_POLICY.into(), "0".repeat(64));
+                    }
+                    (inv, st)
+                },
+                &[
+                    "11 cp-1 cluster/security-files/cp-1",
+                    "12 cp-2 cluster/security-files/cp-2",
+                    "13 cp-3 cluster/security-files/cp-3",
                 ],
             ),
             (

@@ -184,6 +184,28 @@ pub fn init(config: &RenderedFile) -> (String, Vec<RuntimeInput>) {
     )
 }
 
+/// Restart the local kube-apiserver container (the kubelet starts it again with the new
+/// files) and wait until it is ready, at most five minutes.
+pub fn restart_apiserver(node_ip: &str) -> String {
+    let server = if node_ip.contains(':') {
+        format!("https://[{node_ip}]:6443")
+    } else {
+        format!("https://{node_ip}:6443")
+    };
+    format!(
+        "cid=$(crictl ps -q --name '^kube-apiserver$' | head -n1)\n\
+         if [ -n \"$cid\" ]; then crictl stop \"$cid\" >/dev/null; fi\n\
+         sleep 5\n\
+         i=0\n\
+         until kubectl --kubeconfig {ADMIN_CONF} --server {} get --raw=/readyz >/dev/null 2>&1; do\n  \
+           i=$((i + 1))\n  \
+           if [ \"$i\" -ge 60 ]; then echo 'kube-apiserver not ready 5 minutes after its restart' >&2; exit 1; fi\n  \
+           sleep 5\n\
+         done\n",
+        q(&server)
+    )
+}
+
 /// Point the kube-vip static pod back at admin.conf once init has created its RBAC binding.
 pub fn kube_vip_to_admin_conf() -> String {
     format!(
@@ -508,6 +530,7 @@ mod tests {
             load_balancer(&lb),
             reset(),
             kube_vip_to_admin_conf(),
+            restart_apiserver("10.0.0.11"),
             apply_manifest(&cni),
             approve_serving_csrs(&["cp-1", "w-1"], 60),
             label_node("w-1", &[("zone".into(), "a b".into())]),
