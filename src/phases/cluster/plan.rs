@@ -1329,6 +1329,20 @@ mod tests {
         }
     }
 
+    /// The second `up` of every endpoint mode and CNI plans nothing.
+    #[test]
+    fn converged_clusters_plan_nothing() {
+        for inv in [
+            fixtures::ha(),
+            fixtures::kube_vip(),
+            fixtures::external(),
+            fixtures::lb_on_control_planes(),
+        ] {
+            let steps = plan_cluster(&inv, &converged(&inv)).unwrap();
+            assert!(steps.is_empty(), "{:?}: {:?}", inv.cluster.endpoint, summary(&steps));
+        }
+    }
+
     #[test]
     fn never_reinitialises_when_the_api_cannot_be_asked() {
         let inv = fixtures::ha();
