@@ -1339,7 +1339,12 @@ mod tests {
             fixtures::lb_on_control_planes(),
         ] {
             let steps = plan_cluster(&inv, &converged(&inv)).unwrap();
-            assert!(steps.is_empty(), "{:?}: {:?}", inv.cluster.endpoint, summary(&steps));
+            assert!(
+                steps.is_empty(),
+                "{:?}: {:?}",
+                inv.cluster.endpoint,
+                summary(&steps)
+            );
         }
     }
 
