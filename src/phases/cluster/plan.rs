@@ -1498,6 +1498,24 @@ mod snapshots {
         out
     }
 
+    /// Writes every step script to `$OTP_SCRIPTS_OUT/<id>.sh` for shellcheck in
+    /// scripts/validate-manifests; a no-op otherwise.
+    fn export_scripts(steps: &[ClusterStep]) {
+        let Ok(dir) = std::env::var("OTP_SCRIPTS_OUT") else {
+            return;
+        };
+        std::fs::create_dir_all(&dir).unwrap();
+        for s in steps {
+            let script = match &s.action {
+                ClusterAction::Script { script, .. }
+                | ClusterAction::FetchKubeconfig { script, .. } => script,
+                _ => continue,
+            };
+            let name = s.id.replace('/', "_");
+            std::fs::write(format!("{dir}/{name}.sh"), script).unwrap();
+        }
+    }
+
     /// The scripts of a fresh HA cluster (the whole `up` of an empty lab), as reviewed text.
     #[test]
     fn fresh_ha_plan_scripts() {
@@ -1508,8 +1526,9 @@ mod snapshots {
         }
         // CNI manifests and kubeadm configs are snapshotted by the render tests; here the
         // step scripts around them matter, so keep the plan readable.
-        let steps: Vec<ClusterStep> = plan_cluster(&inv, &st)
-            .unwrap()
+        let all = plan_cluster(&inv, &st).unwrap();
+        export_scripts(&all);
+        let steps: Vec<ClusterStep> = all
             .into_iter()
             .filter(|s| s.kind != StepKind::Cni)
             .collect();

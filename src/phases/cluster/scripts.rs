@@ -541,7 +541,14 @@ mod tests {
             read_encryption_key(),
             crate::phases::cluster::state::host_probe_script(&["/etc/a"], Some("10.0.0.100")),
             crate::phases::cluster::state::api_probe_script(),
+            crate::phases::cluster::day2::teardown_script(),
         ];
+        if let Ok(dir) = std::env::var("OTP_SCRIPTS_OUT") {
+            std::fs::create_dir_all(&dir).unwrap();
+            for (i, s) in scripts.iter().enumerate() {
+                std::fs::write(format!("{dir}/script-{i:02}.sh"), s).unwrap();
+            }
+        }
         for s in &scripts {
             let out = Command::new("sh")
                 .arg("-n")
