@@ -1040,9 +1040,11 @@ pub(crate) fn resolve(
         .into_iter()
         .map(|t| read_bastion(t, d))
         .collect();
-    let host_key_present = top.key_span("host").is_some();
-    let hosts: Vec<RawHost> = top
-        .array_of_tables(d, "host")
+    let errors_before_hosts = d.errors.len();
+    let host_tables = top.array_of_tables(d, "host");
+    // `[host]` (single brackets) was already reported as the wrong shape.
+    let hosts_misshapen = host_tables.is_none() && d.errors.len() > errors_before_hosts;
+    let hosts: Vec<RawHost> = host_tables
         .unwrap_or_default()
         .into_iter()
         .map(|t| read_host(t, d))
@@ -1051,6 +1053,7 @@ pub(crate) fn resolve(
         .raw("addons")
         .map(|(_, v)| read_addons(d, v))
         .unwrap_or_default();
+    let top_host_span = top.key_span("host");
     top.finish(d);
 
     // --- bastions
@@ -1361,9 +1364,9 @@ pub(crate) fn resolve(
     }
 
     // --- cluster topology
-    if hosts.is_empty() && !host_key_present {
+    if hosts.is_empty() && !hosts_misshapen {
         d.error(
-            0..0,
+            top_host_span.unwrap_or(0..0),
             "the inventory has no [[host]] sections",
             "add one [[host]] per server with name, address and roles",
         );

@@ -116,6 +116,30 @@ fn malformed() -> Vec<Case> {
             1,
         ),
         case(
+            "no hosts at all",
+            "[cluster]\nname = \"c\"\nkubernetes_version = \"1.33.4\"\n",
+            "1:1",
+            "no [[host]] sections",
+            "one [[host]] per server",
+            1,
+        ),
+        case(
+            "empty host array",
+            "host = []\n[cluster]\nname = \"c\"\nkubernetes_version = \"1.33.4\"\n",
+            "1:1",
+            "no [[host]] sections",
+            "one [[host]] per server",
+            1,
+        ),
+        case(
+            "[host] instead of [[host]]",
+            "[cluster]\nname = \"c\"\nkubernetes_version = \"1.33.4\"\n[host]\nname = \"cp1\"\n",
+            "4:1",
+            "`host` must be an array of tables",
+            "[[host]] (double brackets)",
+            1,
+        ),
+        case(
             "[[hosts]] instead of [[host]]",
             min_plus("[[hosts]]\nname = \"w1\"\n"),
             "8:3",
@@ -625,4 +649,429 @@ fn malformed_inventories_report_exact_positions() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn ok(text: &str) -> Loaded {
+    match load_text(text) {
+        Ok(l) => l,
+        Err(e) => panic!("expected a valid inventory, got:\n{e}"),
+    }
+}
+
+fn warning_messages(l: &Loaded) -> Vec<String> {
+    l.warnings.iter().map(|w| w.to_string()).collect()
+}
+
+#[test]
+fn example_inventory_is_valid_and_complete() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/example.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // An operator's home with a known_hosts file, as `check` would see it.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".ssh")).unwrap();
+    std::fs::write(home.path().join(".ssh/known_hosts"), "").unwrap();
+    let loaded = load_with_home(&path, &text, Some(home.path().to_path_buf()))
+        .unwrap_or_else(|e| panic!("example.toml must load:\n{e}"));
+    assert!(
+        loaded.warnings.is_empty(),
+        "example.toml must load without warnings: {:?}",
+        warning_messages(&loaded)
+    );
+    let inv = loaded.inventory;
+    assert_eq!(inv.cluster.name, "otp-prod");
+    assert_eq!(inv.cluster.minor(), "v1.33");
+    assert_eq!(inv.control_planes().count(), 3);
+    assert_eq!(inv.workers().count(), 3);
+    assert_eq!(inv.load_balancers().count(), 2);
+    let ep = inv
+        .cluster
+        .endpoint
+        .as_ref()
+        .expect("HA example has an endpoint");
+    assert_eq!(ep.mode, EndpointMode::HaproxyKeepalived);
+    assert_eq!((ep.address.as_str(), ep.port), ("10.0.0.100", 6443));
+    assert!(matches!(inv.packages, PackageSource::Upstream));
+    let jump = inv.bastion("jump1").unwrap();
+    assert_eq!(jump.ssh.user, "jump");
+    assert_eq!(
+        jump.ssh.bastion, None,
+        "a bastion never inherits [ssh] bastion"
+    );
+    for h in &inv.hosts {
+        assert_eq!(h.ssh.bastion.as_deref(), Some("jump1"), "{}", h.name);
+    }
+    let lb2 = inv.host("lb2").unwrap();
+    assert_eq!(
+        (lb2.ssh.user.as_str(), lb2.ssh.port, lb2.ssh.sudo),
+        ("ops", 2222, true)
+    );
+    assert_eq!(
+        lb2.ssh.sudo_password_env.as_deref(),
+        Some("OTP_SUDO_PASSWORD")
+    );
+    let w3 = inv.host("worker3").unwrap();
+    assert_eq!(w3.labels.len(), 2);
+    assert_eq!(w3.taints, ["dedicated=storage:NoSchedule"]);
+    assert_eq!(
+        inv.run.state_dir,
+        path.parent().unwrap().join(".otp-provision")
+    );
+}
+
+#[test]
+fn defaults_fill_everything_left_out() {
+    let inv = ok(MIN).inventory;
+    assert_eq!(inv.source, PathBuf::from(FILE));
+    assert_eq!(inv.cluster.pod_subnet.to_string(), "10.244.0.0/16");
+    assert_eq!(inv.cluster.service_subnet.to_string(), "10.96.0.0/12");
+    assert_eq!(inv.cluster.dns_domain, "cluster.local");
+    assert_eq!(inv.cluster.cni, Cni::Calico);
+    assert!(inv.cluster.endpoint.is_none());
+    assert!(matches!(inv.packages, PackageSource::Upstream));
+    assert_eq!(inv.run.parallel_hosts, 256);
+    assert_eq!(inv.run.sessions_per_host, 8);
+    assert_eq!(inv.run.state_dir, PathBuf::from("/inv/.otp-provision"));
+    assert!(inv.addons.is_empty());
+    let s = &inv.hosts[0].ssh;
+    assert_eq!((s.user.as_str(), s.port), ("root", 22));
+    assert!(s.key_files.is_empty() && s.agent);
+    assert!(!s.password && !s.keyboard_interactive && !s.sudo);
+    assert_eq!(s.known_hosts, [PathBuf::from("/home/op/.ssh/known_hosts")]);
+    assert_eq!(s.host_key_policy, HostKeyPolicy::Strict);
+    assert!(s.host_keys.is_empty() && s.certificate.is_none() && s.askpass.is_none());
+    assert_eq!((s.connect_timeout_secs, s.command_timeout_secs), (10, 900));
+    assert_eq!(inv.hosts[0].node_ip(), "10.0.0.11");
+}
+
+#[test]
+fn merge_order_is_defaults_then_ssh_then_group_then_host() {
+    let text = r#"
+[cluster]
+name = "c"
+kubernetes_version = "v1.34.1"
+
+[ssh]
+user = "admin"
+port = 2200
+sudo = true
+connect_timeout_secs = 5
+key_files = ["keys/top"]
+
+[groups.w]
+roles = ["worker"]
+labels = { zone = "a", rack = "r1" }
+taints = ["gpu=yes:NoSchedule"]
+ssh = { port = 2300, key_files = ["keys/group"] }
+
+[[host]]
+name = "cp1"
+address = "10.0.0.11"
+roles = ["control-plane"]
+
+[[host]]
+name = "w1"
+address = "10.0.0.21"
+group = "w"
+
+[[host]]
+name = "w2"
+address = "10.0.0.22"
+group = "w"
+roles = ["worker", "load-balancer"]
+labels = { rack = "r2" }
+taints = []
+ssh = { port = 2400, user = "ops" }
+"#;
+    let loaded = ok(text);
+    let inv = &loaded.inventory;
+    assert_eq!(
+        inv.cluster.kubernetes_version, "1.34.1",
+        "leading v stripped"
+    );
+
+    let cp1 = inv.host("cp1").unwrap();
+    assert_eq!((cp1.ssh.user.as_str(), cp1.ssh.port), ("admin", 2200));
+    assert_eq!(cp1.ssh.key_files, [PathBuf::from("/inv/keys/top")]);
+    assert!(cp1.ssh.sudo && cp1.ssh.agent);
+    assert_eq!(cp1.ssh.connect_timeout_secs, 5);
+    assert_eq!(cp1.ssh.command_timeout_secs, 900);
+
+    let w1 = inv.host("w1").unwrap();
+    assert_eq!((w1.ssh.user.as_str(), w1.ssh.port), ("admin", 2300));
+    assert_eq!(
+        w1.ssh.key_files,
+        [PathBuf::from("/inv/keys/group")],
+        "lists replace"
+    );
+    assert_eq!(w1.roles.iter().copied().collect::<Vec<_>>(), [Role::Worker]);
+    assert_eq!(w1.labels["zone"], "a");
+    assert_eq!(w1.taints, ["gpu=yes:NoSchedule"]);
+
+    let w2 = inv.host("w2").unwrap();
+    assert_eq!((w2.ssh.user.as_str(), w2.ssh.port), ("ops", 2400));
+    assert_eq!(w2.ssh.key_files, [PathBuf::from("/inv/keys/group")]);
+    assert!(
+        w2.ssh.sudo,
+        "sudo from [ssh] survives the host's own ssh table"
+    );
+    assert!(w2.has_role(Role::LoadBalancer) && w2.has_role(Role::Worker));
+    assert_eq!(
+        w2.labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>(),
+        ["rack=r2", "zone=a"],
+        "labels merge per key, the host's win"
+    );
+    assert!(
+        w2.taints.is_empty(),
+        "an explicit empty list replaces the group's taints"
+    );
+}
+
+#[test]
+fn paths_expand_home_and_resolve_against_the_inventory_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::create_dir_all(dir.path().join("site/keys")).unwrap();
+    for f in [
+        home.join(".ssh/id_ed25519"),
+        home.join(".ssh/id_ed25519-cert.pub"),
+        home.join(".ssh/site_known_hosts"),
+        dir.path().join("site/keys/deploy"),
+        dir.path().join("site/askpass.sh"),
+    ] {
+        std::fs::write(f, "x").unwrap();
+    }
+    let inv_path = dir.path().join("site/cluster.toml");
+    let text = min_plus(
+        r#"ssh = { key_files = ["~/.ssh/id_ed25519", "keys/deploy", "/abs/key"], certificate = "~/.ssh/id_ed25519-cert.pub", askpass = "./askpass.sh", known_hosts = ["~/.ssh/site_known_hosts"] }
+[[host]]
+name = "w1"
+address = "10.0.0.21"
+roles = ["worker"]
+ssh = { askpass = "otp-askpass" }
+[run]
+state_dir = "../state"
+"#,
+    );
+    let loaded = load_with_home(&inv_path, &text, Some(home.clone())).unwrap();
+    let cp1 = loaded.inventory.host("cp1").unwrap();
+    let site = dir.path().join("site");
+    assert_eq!(
+        cp1.ssh.key_files,
+        [
+            home.join(".ssh/id_ed25519"),
+            site.join("keys/deploy"),
+            PathBuf::from("/abs/key")
+        ]
+    );
+    assert_eq!(
+        cp1.ssh.certificate,
+        Some(home.join(".ssh/id_ed25519-cert.pub"))
+    );
+    assert_eq!(cp1.ssh.askpass, Some(site.join("./askpass.sh")));
+    assert_eq!(cp1.ssh.known_hosts, [home.join(".ssh/site_known_hosts")]);
+    let w1 = loaded.inventory.host("w1").unwrap();
+    assert_eq!(
+        w1.ssh.askpass,
+        Some(PathBuf::from("otp-askpass")),
+        "bare names use PATH"
+    );
+    assert_eq!(loaded.inventory.run.state_dir, site.join("../state"));
+    // Only /abs/key is missing.
+    let w = warning_messages(&loaded);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains(":8:58: key file `/abs/key` does not exist"),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn missing_home_is_an_error_only_where_tilde_is_used() {
+    let text = min_plus("ssh = { key_files = [\"~/.ssh/id\"] }\n");
+    let e = load_with_home(Path::new(FILE), &text, None).unwrap_err();
+    assert_eq!(e.diagnostics.len(), 1);
+    assert!(
+        e.diagnostics[0]
+            .to_string()
+            .contains(":8:22: cannot expand `~`")
+    );
+    // Without ~, HOME is not needed; the default known_hosts is then simply absent.
+    let l = load_with_home(Path::new(FILE), MIN, None).unwrap();
+    assert!(l.inventory.hosts[0].ssh.known_hosts.is_empty());
+}
+
+#[test]
+fn warnings_do_not_block_loading() {
+    let text = r#"[cluster]
+name = "c"
+kubernetes_version = "1.33.4"
+[cluster.endpoint]
+mode = "haproxy-keepalived"
+address = "10.0.0.100"
+[ssh]
+user = "ops"
+[groups.unused]
+roles = ["worker"]
+[[bastion]]
+name = "j1"
+address = "203.0.113.10"
+[[host]]
+name = "cp1"
+address = "10.0.0.11"
+roles = ["control-plane"]
+ssh = { sudo = true, host_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEwTHt3E6WrMbWk0tdXGz+7aOt4AFLIUAlzYOsKEcj8H"], host_key_policy = "accept-new" }
+[[host]]
+name = "cp2"
+address = "10.0.0.12"
+roles = ["control-plane"]
+[[host]]
+name = "lb1"
+address = "10.0.0.5"
+roles = ["load-balancer"]
+labels = { a = "b" }
+ssh = { sudo = true }
+"#;
+    let loaded = ok(text);
+    let w = warning_messages(&loaded);
+    let expect = [
+        ":1:1: no host has the worker role",
+        ":8:8: user `ops` is not root and sudo is off",
+        ":9:9: group `unused` is not used by any host",
+        ":12:8: bastion `j1` is not used by any host",
+        ":18:138: host_key_policy = \"accept-new\" has no effect next to pinned host_keys",
+        ":20:8: 2 control planes: stacked etcd tolerates no more failures than 1",
+        ":26:9: a single load-balancer host is a single point of failure",
+        ":27:10: host `lb1` is not a Kubernetes node: its labels are ignored",
+    ];
+    assert_eq!(w.len(), expect.len(), "{w:#?}");
+    for (got, want) in w.iter().zip(expect) {
+        assert!(got.contains(want), "{got} lacks {want}");
+    }
+    assert_eq!(loaded.inventory.control_planes().count(), 2);
+}
+
+#[test]
+fn all_errors_are_collected_in_file_order() {
+    let text = r#"[cluster]
+name = "c"
+kubernetes_version = "1.33.4"
+cni = "weave"
+[ssh]
+usr = "x"
+port = 0
+[[host]]
+name = "cp1"
+address = "10.0.0.11"
+roles = ["control-plane", "wroker"]
+taints = ["bad"]
+"#;
+    let e = load_text(text).unwrap_err();
+    let got: Vec<String> = e
+        .diagnostics
+        .iter()
+        .map(|d| format!("{}:{}", d.line, d.col))
+        .collect();
+    assert_eq!(got, ["4:7", "6:1", "7:8", "11:27", "12:11"], "{e}");
+}
+
+#[test]
+fn diagnostics_display_as_file_line_col_message_hint() {
+    let e = load_text(&min_plus("ssh = { prot = 22 }\n")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "/inv/cluster.toml:8:9: unknown key `prot` in the ssh settings of host `cp1` (did you mean `port`? valid: `agent`, `askpass`, `bastion`, `certificate`, `command_timeout_secs`, `connect_timeout_secs`, `host_key_policy`, `host_keys`, `key_files`, `keyboard_interactive`, `known_hosts`, `password`, `port`, `sudo`, `sudo_password_env`, `user`)"
+    );
+}
+
+#[test]
+fn a_problem_inherited_by_many_hosts_is_reported_once() {
+    let text = min_plus(
+        "[ssh]\nbastion = \"nowhere\"\n[[host]]\nname = \"w1\"\naddress = \"10.0.0.21\"\nroles = [\"worker\"]\n",
+    );
+    let e = load_text(&text).unwrap_err();
+    assert_eq!(e.diagnostics.len(), 1, "{e}");
+    assert_eq!((e.diagnostics[0].line, e.diagnostics[0].col), (9, 11));
+}
+
+#[test]
+fn mirror_sources_and_addons_are_kept() {
+    let text = min_plus(
+        r#"[packages]
+source = "mirror"
+url = "https://mirror.example.com/k8s/"
+key_url = "https://mirror.example.com/k8s/Release.key"
+debian = true
+[addons]
+metrics = { enabled = true, replicas = 2 }
+"#,
+    );
+    let inv = ok(&text).inventory;
+    match &inv.packages {
+        PackageSource::Mirror {
+            url,
+            key_url,
+            debian,
+        } => {
+            assert_eq!(url, "https://mirror.example.com/k8s");
+            assert_eq!(
+                key_url.as_deref(),
+                Some("https://mirror.example.com/k8s/Release.key")
+            );
+            assert!(*debian);
+        }
+        other => panic!("expected a mirror, got {other:?}"),
+    }
+    assert_eq!(inv.addons["metrics"]["replicas"].as_integer(), Some(2));
+}
+
+#[test]
+fn same_address_on_different_ports_and_external_dns_endpoints_are_fine() {
+    let text = three_cp(
+        "[cluster.endpoint]\nmode = \"external\"\naddress = \"api.example.com\"\nport = 443\n",
+    )
+    .replace(
+        "10.0.0.12",
+        "10.0.0.11\"\nnode_ip = \"10.0.1.12\"\nssh = { port = 2222 }\n#\"",
+    );
+    let inv = ok(&text).inventory;
+    let cp2 = inv.host("cp2").unwrap();
+    assert_eq!((cp2.address.as_str(), cp2.ssh.port), ("10.0.0.11", 2222));
+    assert_eq!(cp2.node_ip(), "10.0.1.12");
+    let ep = inv.cluster.endpoint.unwrap();
+    assert_eq!(
+        (ep.mode, ep.address.as_str(), ep.port),
+        (EndpointMode::External, "api.example.com", 443)
+    );
+}
+
+#[test]
+fn load_reads_files_and_names_missing_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cluster.toml");
+    std::fs::write(&p, MIN).unwrap();
+    let inv = load(&p).unwrap().inventory;
+    assert_eq!(inv.source, p);
+    assert_eq!(inv.base_dir(), dir.path());
+    let missing = dir.path().join("nope.toml");
+    let e = load(&missing).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{}:1:1: cannot read inventory", missing.display()))
+    );
+}
+
+#[test]
+fn syntax_errors_are_all_reported_alone() {
+    let e =
+        load_text("[cluster]\nname = \"c\nkubernetes_version = 1.2.3.4\nfoo = [1,\n").unwrap_err();
+    assert!(e.diagnostics.len() >= 2, "{e}");
+    assert!(e.diagnostics.iter().all(|d| d.hint.is_some()));
+    assert!(
+        !e.to_string().contains("no [[host]]"),
+        "no semantic errors on a broken file: {e}"
+    );
 }
