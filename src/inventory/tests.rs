@@ -1075,3 +1075,30 @@ fn syntax_errors_are_all_reported_alone() {
         "no semantic errors on a broken file: {e}"
     );
 }
+
+#[test]
+fn every_shipped_inventory_loads_cleanly() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory");
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".ssh")).unwrap();
+    std::fs::write(home.path().join(".ssh/known_hosts"), "").unwrap();
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        match load_with_home(&path, &text, Some(home.path().to_path_buf())) {
+            Ok(l) => assert!(
+                l.warnings.is_empty(),
+                "{}: {:?}",
+                path.display(),
+                warning_messages(&l)
+            ),
+            Err(e) => panic!("{} must load:\n{e}", path.display()),
+        }
+        n += 1;
+    }
+    assert!(n >= 2, "example.toml and single-node.toml at least");
+}
