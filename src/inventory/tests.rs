@@ -238,6 +238,24 @@ fn malformed() -> Vec<Case> {
             1,
         ),
         case(
+            "two nodes behind one address without node_ip",
+            min_plus(
+                "[[host]]\nname = \"w1\"\naddress = \"10.0.0.11\"\nroles = [\"worker\"]\nssh = { port = 2222 }\n",
+            ),
+            "10:11",
+            "node IP 10.0.0.11 is already used by host `cp1`",
+            "set node_ip",
+            1,
+        ),
+        case(
+            "undefined group that would have given the roles",
+            MIN.replace("roles = [\"control-plane\"]", "group = \"cp\""),
+            "7:9",
+            "group `cp` is not defined in [groups]",
+            "define [groups.cp]",
+            1,
+        ),
+        case(
             "no control plane",
             MIN.replace("control-plane", "worker"),
             "4:1",
