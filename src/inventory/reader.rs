@@ -130,6 +130,15 @@ impl<'a, 'i> TableReader<'a, 'i> {
         self.table.get_key_value(key).map(|(k, v)| (k.span(), v))
     }
 
+    /// Whether some other key of this table looks like a misspelling of `key` (then "missing
+    /// `key`" would only repeat the unknown-key error, which already suggests `key`).
+    pub fn has_misspelling_of(&self, key: &str) -> bool {
+        self.table.iter().any(|(k, _)| {
+            let k = k.get_ref().as_ref();
+            k != key && checks::closest(k, &[key]).is_some()
+        })
+    }
+
     pub fn key_span(&self, key: &str) -> Option<Span> {
         self.table.get_key_value(key).map(|(k, _)| k.span())
     }

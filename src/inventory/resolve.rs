@@ -573,6 +573,9 @@ fn cidr_value(d: &mut Diags, v: Option<Sp<String>>, default: &str) -> Option<Sp<
 }
 
 fn required(d: &mut Diags, t: &TableReader<'_, '_>, key: &str, example: &str) {
+    if t.has_misspelling_of(key) {
+        return;
+    }
     d.error(
         t.span.clone(),
         format!("{} has no `{key}`", t.path),
@@ -1521,7 +1524,8 @@ fn check_topology(
         d.warn(
             cp_spans[cps - 1].clone(),
             format!(
-                "{cps} control planes: stacked etcd tolerates no more failures than {}",
+                "{cps} control planes: stacked etcd tolerates {} failed member(s), no more than {} would",
+                (cps - 1) / 2,
                 cps - 1
             ),
             format!("use an odd number: {} or {}", cps - 1, cps + 1),

@@ -153,7 +153,7 @@ fn malformed() -> Vec<Case> {
             "3:1",
             "unknown key `kubernetes_versoin` in [cluster]",
             "did you mean `kubernetes_version`",
-            2, // and: [cluster] has no kubernetes_version
+            1, // not also "[cluster] has no kubernetes_version"
         ),
         case(
             "unknown key inside a host's inline ssh table",
@@ -327,6 +327,14 @@ fn malformed() -> Vec<Case> {
             "4:1",
             "[cluster.endpoint] has no `address`",
             "address = \"10.0.0.100\"",
+            1,
+        ),
+        case(
+            "misspelled endpoint address",
+            three_cp("[cluster.endpoint]\nmode = \"kube-vip\"\nadress = \"10.0.0.100\"\n"),
+            "6:1",
+            "unknown key `adress` in [cluster.endpoint]",
+            "did you mean `address`",
             1,
         ),
         case(
@@ -961,7 +969,7 @@ ssh = { sudo = true }
         ":9:9: group `unused` is not used by any host",
         ":12:8: bastion `j1` is not used by any host",
         ":18:138: host_key_policy = \"accept-new\" has no effect next to pinned host_keys",
-        ":20:8: 2 control planes: stacked etcd tolerates no more failures than 1",
+        ":20:8: 2 control planes: stacked etcd tolerates 0 failed member(s), no more than 1 would",
         ":26:9: a single load-balancer host is a single point of failure",
         ":27:10: host `lb1` is not a Kubernetes node: its labels are ignored",
     ];
