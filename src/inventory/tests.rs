@@ -389,6 +389,18 @@ fn malformed() -> Vec<Case> {
             1,
         ),
         case(
+            "IPv6 pod subnet too large for /64 node ranges",
+            MIN.replace(
+                "[[host]]",
+                "pod_subnet = \"fd00:10::/32\"\nservice_subnet = \"fd00:20::/112\"\n[[host]]",
+            )
+            .replace("10.0.0.11", "fd00:1::11"),
+            "4:14",
+            "IPv6 pod_subnet fd00:10::/32 must be a /48 to /64",
+            "/56",
+            1,
+        ),
+        case(
             "host address inside the pod subnet",
             MIN.replace("10.0.0.11", "10.244.3.4"),
             "6:11",
@@ -1127,4 +1139,26 @@ fn every_shipped_inventory_loads_cleanly() {
         n += 1;
     }
     assert!(n >= 2, "example.toml and single-node.toml at least");
+}
+
+#[test]
+fn ipv6_clusters_and_loopback_test_rigs_load() {
+    let v6 = MIN
+        .replace(
+            "[[host]]",
+            "pod_subnet = \"fd00:10:244::/56\"\nservice_subnet = \"fd00:10:96::/112\"\n[[host]]",
+        )
+        .replace("10.0.0.11", "fd00:1::11");
+    let inv = ok(&v6).inventory;
+    assert_eq!(inv.hosts[0].node_ip(), "fd00:1::11");
+    // Integration tests run several sshd on 127.0.0.1, told apart by port only.
+    let rig = min_plus(
+        "ssh = { port = 2201 }\n[[host]]\nname = \"w1\"\naddress = \"127.0.0.1\"\nroles = [\"worker\"]\nssh = { port = 2202 }\n",
+    )
+    .replace("10.0.0.11", "127.0.0.1");
+    let inv = ok(&rig).inventory;
+    assert_eq!(
+        inv.hosts.iter().map(|h| h.ssh.port).collect::<Vec<_>>(),
+        [2201, 2202]
+    );
 }
