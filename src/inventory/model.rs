@@ -213,3 +213,6 @@ pub struct RunSettings {
     /// Where run journals and fetched kubeconfigs go (absolute after loading).
     pub state_dir: PathBuf,
 }
+
+/// Kubernetes minor versions (`1.N`) this release of otp-provision can install.
+pub const SUPPORTED_KUBERNETES_MINORS: std::ops::RangeInclusive<u32> = 31..=37;
