@@ -42,14 +42,46 @@ pub enum Action {
         content: Vec<u8>,
         mode: String,
         then: Option<String>,
+        /// `user:group` the file belongs to (added by the engine; `root:root` when unsure).
+        owner: String,
     },
 }
 
 impl Plan {
+    /// Steps of `host`, or `None` when the host is not in the plan.
+    pub fn host(&self, host: &str) -> Option<&HostPlan> {
+        self.hosts.iter().find(|h| h.host == host)
+    }
+
+    /// Hosts with at least one step to apply.
+    pub fn hosts_with_changes(&self) -> impl Iterator<Item = &HostPlan> {
+        self.hosts.iter().filter(|h| h.changes() > 0)
+    }
+
     pub fn changes(&self) -> usize {
         self.hosts
             .iter()
             .map(|h| h.steps.iter().filter(|s| s.change).count())
             .sum()
+    }
+}
+
+impl HostPlan {
+    pub fn changes(&self) -> usize {
+        self.steps.iter().filter(|s| s.change).count()
+    }
+}
+
+impl std::fmt::Display for Plan {
+    /// Terse text form: one line per step, `+` for a change, `=` for nothing to do.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for h in &self.hosts {
+            writeln!(f, "{} ({} to change)", h.host, h.changes())?;
+            for s in &h.steps {
+                let mark = if s.change { '+' } else { '=' };
+                writeln!(f, "  {mark} {} [{}]: {}", s.title, s.id, s.reason)?;
+            }
+        }
+        Ok(())
     }
 }
