@@ -438,4 +438,7 @@ pub fn plan_host(
 }
 
 #[cfg(test)]
+pub(crate) mod testutil;
+
+#[cfg(test)]
 mod tests;
