@@ -216,7 +216,13 @@ pub fn parse_playbook(file: &str, text: &str) -> Result<Playbook, PlaybookError>
         file: file.to_string(),
         reason,
     };
-    let pf: PlaybookFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    let pf: PlaybookFile = toml::from_str(text).map_err(|e| {
+        let (line, col) = e.span().map_or((1, 1), |sp| line_col(text, sp.start));
+        PlaybookError::Invalid {
+            file: format!("{file}:{line}:{col}"),
+            reason: e.message().to_string(),
+        }
+    })?;
     if pf.phase.is_empty()
         || !pf
             .phase
@@ -288,6 +294,14 @@ pub fn parse_playbook(file: &str, text: &str) -> Result<Playbook, PlaybookError>
         description: pf.description,
         steps,
     })
+}
+
+/// 1-based line and column of byte offset `at`.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
 }
 
 fn role(name: &str) -> Option<Role> {
