@@ -259,12 +259,8 @@ pub struct SshRunner<'a> {
 }
 
 impl StepRunner for SshRunner<'_> {
-    fn run<'a>(
-        &'a self,
-        host: &'a str,
-        step: &'a Step,
-    ) -> impl Future<Output = StepResult> + Send + 'a {
-        async move {
+    async fn run(&self, host: &str, step: &Step) -> StepResult {
+        {
             let Some(conn) = self.conns.get(host) else {
                 return StepResult::failed(format!("{host}: no connection"));
             };
@@ -320,15 +316,18 @@ pub async fn apply_with<R: StepRunner>(
     observer: &dyn Observer,
     opts: ApplyOptions,
 ) -> ApplyReport {
-    let mut reports: Vec<(usize, HostReport)> = futures::stream::iter(
-        plan.hosts
-            .iter()
-            .enumerate()
-            .map(|(i, hp)| async move { (i, run_host(hp, runner, observer).await) }),
-    )
-    .buffer_unordered(opts.parallel_hosts.max(1))
-    .collect()
-    .await;
+    // Futures collected first: a stream over a mapping closure trips the compiler's
+    // higher-ranked `Send` check, and callers need this future to be `Send`.
+    let futs: Vec<_> = plan
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, hp)| async move { (i, run_host(hp, runner, observer).await) })
+        .collect();
+    let mut reports: Vec<(usize, HostReport)> = futures::stream::iter(futs)
+        .buffer_unordered(opts.parallel_hosts.max(1))
+        .collect()
+        .await;
     reports.sort_by_key(|(i, _)| *i);
     ApplyReport {
         hosts: reports.into_iter().map(|(_, r)| r).collect(),

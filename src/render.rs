@@ -46,8 +46,7 @@ pub fn host_files(
     let mut files = Vec::new();
     let mut notes = Vec::new();
     for host in &inv.hosts {
-        let (resolved, host_notes) = phases::resolve(inv, host, None, books, Mode::Full)?;
-        notes.extend(host_notes);
+        let (resolved, missing) = phases::resolve(inv, host, None, books, Mode::Full)?;
         for r in resolved {
             let (path, mode, content) = match r.kind {
                 ResolvedKind::File {
@@ -68,6 +67,13 @@ pub fn host_files(
                 ),
                 _ => continue,
             };
+            // Only placeholders that ended up in a file are worth a note.
+            let text = String::from_utf8_lossy(&content);
+            for m in &missing {
+                if text.contains(&m.placeholder()) {
+                    notes.push(format!("{m} in {path}"));
+                }
+            }
             files.push(HostFile {
                 host: host.name.clone(),
                 path,

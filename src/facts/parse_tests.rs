@@ -150,7 +150,11 @@ fn dpkg_table() {
 
 #[test]
 fn rpm_table() {
-    let p = rpm(&["containerd.io\t1.7.27-3.1.el9", "kubelet\t1.33.4-150500.1.1"]).unwrap();
+    let p = rpm(&[
+        "containerd.io\t1.7.27-3.1.el9",
+        "kubelet\t1.33.4-150500.1.1",
+    ])
+    .unwrap();
     assert_eq!(p["kubelet"].version, "1.33.4-150500.1.1");
     assert!(!p["kubelet"].held);
     assert!(rpm(&["package kubelet"]).is_err());
@@ -291,17 +295,28 @@ fn full_sample() {
 fn malformed_output_names_host_and_section() {
     let cut = SAMPLE.split("@@section end").next().unwrap();
     let e = parse("cp1", cut).unwrap_err().to_string();
-    assert_eq!(e, "cp1: cannot parse facts: section end missing (output cut short?)");
+    assert_eq!(
+        e,
+        "cp1: cannot parse facts: section end missing (output cut short?)"
+    );
 
     let table = [
-        ("@@section nproc\n4\n", "@@section nproc\nlots\n", "section nproc"),
+        (
+            "@@section nproc\n4\n",
+            "@@section nproc\nlots\n",
+            "section nproc",
+        ),
         (
             "kubelet\t1.33.4-1.1\thi \n",
             "kubelet 1.33.4-1.1\n",
             "section dpkg",
         ),
         ("ID=debian\n", "", "section os-release: no ID="),
-        ("prepare/kubernetes-key\t0\n", "prepare/kubernetes-key\tX\n", "section probes"),
+        (
+            "prepare/kubernetes-key\t0\n",
+            "prepare/kubernetes-key\tX\n",
+            "section probes",
+        ),
     ];
     for (from, to, want) in table {
         let text = SAMPLE.replace(from, to);
@@ -337,7 +352,10 @@ fn request() -> FactRequest {
     req.sysctls.insert("net.nosuch.otp".into());
     req.probes.insert("p/true".into(), "true".into());
     req.probes.insert("p/quote's".into(), "exit 3".into());
-    req.probes.insert("p/out".into(), "echo noise; echo more >&2; test -e /".into());
+    req.probes.insert(
+        "p/out".into(),
+        "echo noise; echo more >&2; test -e /".into(),
+    );
     req
 }
 
@@ -355,7 +373,11 @@ fn real_script_runs_locally() {
         .arg(crate::facts::script(&request()))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let f = parse("local", &String::from_utf8_lossy(&out.stdout)).unwrap();
     assert!(!f.os.id.is_empty());
     assert!(f.cpus >= 1);

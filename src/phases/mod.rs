@@ -99,7 +99,7 @@ pub fn resolve(
     facts: Option<&Facts>,
     books: &Playbooks,
     mode: Mode,
-) -> Result<(Vec<Resolved>, Vec<String>), PlanError> {
+) -> Result<(Vec<Resolved>, Vec<context::Missing>), PlanError> {
     let (ctx, notes) = context::context(inv, host, facts);
     let mut r = books.renderer(ctx);
     let mut out = Vec::new();
@@ -119,15 +119,13 @@ pub fn resolve(
             if !spec.roles.is_empty() && !spec.roles.iter().any(|role| host.has_role(*role)) {
                 continue;
             }
-            if mode == Mode::Full {
-                if let Some(when) = &spec.when {
-                    if !r
-                        .condition(when)
-                        .map_err(|e| err(format!("when {when:?}: {e}")))?
-                    {
-                        continue;
-                    }
-                }
+            if mode == Mode::Full
+                && let Some(when) = &spec.when
+                && !r
+                    .condition(when)
+                    .map_err(|e| err(format!("when {when:?}: {e}")))?
+            {
+                continue;
             }
             let mut s = |what: &str, v: &str| r.string(v).map_err(|e| err(format!("{what}: {e}")));
             let kind = match &spec.kind {

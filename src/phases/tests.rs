@@ -1,9 +1,9 @@
 use std::collections::BTreeSet;
 
-use crate::inventory::{EndpointMode, PackageSource};
 use super::testutil::*;
 use super::*;
 use crate::facts::{FileFact, Package, Service};
+use crate::inventory::{EndpointMode, PackageSource};
 use crate::plan::Action;
 
 fn plan_one(inv: &Inventory, name: &str, f: &Facts) -> HostPlan {
@@ -11,10 +11,12 @@ fn plan_one(inv: &Inventory, name: &str, f: &Facts) -> HostPlan {
 }
 
 fn find<'a>(hp: &'a HostPlan, id: &str) -> &'a Step {
-    hp.steps
-        .iter()
-        .find(|s| s.id == id)
-        .unwrap_or_else(|| panic!("no step {id} in {:#?}", hp.steps.iter().map(|s| &s.id).collect::<Vec<_>>()))
+    hp.steps.iter().find(|s| s.id == id).unwrap_or_else(|| {
+        panic!(
+            "no step {id} in {:#?}",
+            hp.steps.iter().map(|s| &s.id).collect::<Vec<_>>()
+        )
+    })
 }
 
 fn script(s: &Step) -> String {
@@ -65,12 +67,24 @@ fn converged_hosts_change_nothing() {
 }
 
 /// (description, facts mutation on a converged cp1, step id, want change, want reason)
-type Case = (&'static str, fn(&mut Facts), &'static str, bool, &'static str);
+type Case = (
+    &'static str,
+    fn(&mut Facts),
+    &'static str,
+    bool,
+    &'static str,
+);
 
 #[test]
 fn step_kinds_table() {
     let cases: &[Case] = &[
-        ("sysctl converged", |_| {}, "prepare/sysctl/net.ipv4.ip_forward", false, "already 1"),
+        (
+            "sysctl converged",
+            |_| {},
+            "prepare/sysctl/net.ipv4.ip_forward",
+            false,
+            "already 1",
+        ),
         (
             "sysctl wrong",
             |f| {
@@ -84,7 +98,8 @@ fn step_kinds_table() {
             "sysctl missing",
             |f| {
                 f.sysctls.remove("net.bridge.bridge-nf-call-iptables");
-                f.sysctls_missing.insert("net.bridge.bridge-nf-call-iptables".into());
+                f.sysctls_missing
+                    .insert("net.bridge.bridge-nf-call-iptables".into());
             },
             "prepare/sysctl/net.bridge.bridge-nf-call-iptables",
             true,
@@ -94,13 +109,20 @@ fn step_kinds_table() {
             "sysctl file missing",
             |f| {
                 f.files.remove("/etc/sysctl.d/99-kubernetes.conf");
-                f.files_missing.insert("/etc/sysctl.d/99-kubernetes.conf".into());
+                f.files_missing
+                    .insert("/etc/sysctl.d/99-kubernetes.conf".into());
             },
             "prepare/sysctl/file",
             true,
             "/etc/sysctl.d/99-kubernetes.conf missing",
         ),
-        ("module converged", |_| {}, "prepare/modules/br_netfilter", false, "loaded"),
+        (
+            "module converged",
+            |_| {},
+            "prepare/modules/br_netfilter",
+            false,
+            "loaded",
+        ),
         (
             "module unloaded",
             |f| {
@@ -110,11 +132,20 @@ fn step_kinds_table() {
             true,
             "br_netfilter not loaded",
         ),
-        ("file converged", |_| {}, "prepare/containerd-config", false, "up to date"),
+        (
+            "file converged",
+            |_| {},
+            "prepare/containerd-config",
+            false,
+            "up to date",
+        ),
         (
             "file differs",
             |f| {
-                f.files.get_mut("/etc/containerd/config.toml").unwrap().sha256 = "ab".repeat(32);
+                f.files
+                    .get_mut("/etc/containerd/config.toml")
+                    .unwrap()
+                    .sha256 = "ab".repeat(32);
             },
             "prepare/containerd-config",
             true,
@@ -141,7 +172,10 @@ fn step_kinds_table() {
         (
             "notify restarts at the service step",
             |f| {
-                f.files.get_mut("/etc/containerd/config.toml").unwrap().sha256 = "ab".repeat(32);
+                f.files
+                    .get_mut("/etc/containerd/config.toml")
+                    .unwrap()
+                    .sha256 = "ab".repeat(32);
             },
             "prepare/containerd",
             true,
@@ -185,7 +219,13 @@ fn step_kinds_table() {
             true,
             "socat not installed",
         ),
-        ("service converged", |_| {}, "prepare/kubelet", false, "kubelet enabled, active"),
+        (
+            "service converged",
+            |_| {},
+            "prepare/kubelet",
+            false,
+            "kubelet enabled, active",
+        ),
         (
             "service disabled",
             |f| {
@@ -208,7 +248,13 @@ fn step_kinds_table() {
             true,
             "containerd is failed, want running",
         ),
-        ("swap converged", |_| {}, "prepare/swap", false, "no active swap, none in /etc/fstab"),
+        (
+            "swap converged",
+            |_| {},
+            "prepare/swap",
+            false,
+            "no active swap, none in /etc/fstab",
+        ),
         (
             "swap active",
             |f| {
@@ -242,7 +288,13 @@ fn step_kinds_table() {
             true,
             "unless probe exited 1",
         ),
-        ("ports free", |_| {}, "prepare/control-plane-ports", false, "free"),
+        (
+            "ports free",
+            |_| {},
+            "prepare/control-plane-ports",
+            false,
+            "free",
+        ),
     ];
     let inv = inventory();
     let base = converged(&inv, "cp1");
@@ -252,7 +304,11 @@ fn step_kinds_table() {
         let hp = plan_one(&inv, "cp1", &f);
         let s = find(&hp, id);
         assert_eq!(s.change, *change, "{what}: {}", s.reason);
-        assert!(s.reason.starts_with(reason), "{what}: {:?} !~ {reason:?}", s.reason);
+        assert!(
+            s.reason.starts_with(reason),
+            "{what}: {:?} !~ {reason:?}",
+            s.reason
+        );
         // A step with nothing to do carries no action: apply cannot run it by mistake.
         assert_eq!(matches!(s.action, Action::None), !s.change, "{what}");
         // Exactly the mutated step changes (plus the containerd restart after its config).
@@ -263,7 +319,9 @@ fn step_kinds_table() {
             .map(|o| o.id.as_str())
             .collect();
         assert!(
-            others.is_empty() || others == ["prepare/containerd"] || others == ["prepare/containerd-config"],
+            others.is_empty()
+                || others == ["prepare/containerd"]
+                || others == ["prepare/containerd-config"],
             "{what}: also changed {others:?}"
         );
     }
@@ -274,14 +332,23 @@ fn package_scripts() {
     let inv = inventory();
     let mut f = converged(&inv, "cp1");
     f.packages.get_mut("kubeadm").unwrap().held = false;
-    let s = script(find(&plan_one(&inv, "cp1", &f), "prepare/kubernetes-packages"));
+    let s = script(find(
+        &plan_one(&inv, "cp1", &f),
+        "prepare/kubernetes-packages",
+    ));
     // Only a hold is missing: no index refresh, no install.
     assert!(!s.contains("apt-get"), "{s}");
     assert!(s.contains("apt-mark hold kubelet kubeadm kubectl cri-tools kubernetes-cni"));
 
     f.packages.remove("kubelet");
-    let s = script(find(&plan_one(&inv, "cp1", &f), "prepare/kubernetes-packages"));
-    assert!(s.contains("apt-get -q -o DPkg::Lock::Timeout=300 update"), "{s}");
+    let s = script(find(
+        &plan_one(&inv, "cp1", &f),
+        "prepare/kubernetes-packages",
+    ));
+    assert!(
+        s.contains("apt-get -q -o DPkg::Lock::Timeout=300 update"),
+        "{s}"
+    );
     // Only the missing package is installed, pinned and quoted.
     assert!(s.contains("install 'kubelet=1.33.4-*'\n"), "{s}");
 }
@@ -321,17 +388,28 @@ fn roles_and_conditions_select_steps() {
             .collect()
     };
     let lb = ids(&inv, "lb1");
-    assert!(lb.iter().all(|i| i.starts_with("endpoint/") || i.starts_with("prepare/debian-sources")), "{lb:?}");
+    assert!(
+        lb.iter()
+            .all(|i| i.starts_with("endpoint/") || i.starts_with("prepare/debian-sources")),
+        "{lb:?}"
+    );
     let w = ids(&inv, "w1");
     assert!(w.contains(&"prepare/worker-ports".to_string()));
-    assert!(!w.iter().any(|i| i.starts_with("endpoint/") || i == "prepare/control-plane-ports"));
+    assert!(
+        !w.iter()
+            .any(|i| i.starts_with("endpoint/") || i == "prepare/control-plane-ports")
+    );
     // Trusted mirror: no key to fetch.
     assert!(!w.contains(&"prepare/kubernetes-key".to_string()));
 
     // Upstream packages: key fetched (with curl installed first), no Debian mirror.
     inv.packages = PackageSource::Upstream;
     let w = ids(&inv, "w1");
-    let pos = |id: &str| w.iter().position(|i| i == id).unwrap_or_else(|| panic!("{id} in {w:?}"));
+    let pos = |id: &str| {
+        w.iter()
+            .position(|i| i == id)
+            .unwrap_or_else(|| panic!("{id} in {w:?}"))
+    };
     assert!(pos("prepare/key-tools") < pos("prepare/kubernetes-key"));
     assert!(pos("prepare/kubernetes-key") < pos("prepare/kubernetes-repo"));
     assert!(pos("prepare/kubernetes-repo") < pos("prepare/kubernetes-packages"));
@@ -352,15 +430,27 @@ fn roles_and_conditions_select_steps() {
     f.os.id = "ubuntu".into();
     f.os.id_like = "debian".into();
     let hp = plan_one(&inv, "w1", &f);
-    assert!(!hp.steps.iter().any(|s| s.id.starts_with("prepare/debian-sources")));
-    assert!(hp.steps.iter().any(|s| s.id == "prepare/kubernetes-packages"));
+    assert!(
+        !hp.steps
+            .iter()
+            .any(|s| s.id.starts_with("prepare/debian-sources"))
+    );
+    assert!(
+        hp.steps
+            .iter()
+            .any(|s| s.id == "prepare/kubernetes-packages")
+    );
 
     // An initialised control plane does not check its own (busy) ports.
     let mut f = converged(&inv, "cp1");
     f.kube.kubelet_conf = true;
     f.listening_tcp.insert(6443);
     let hp = plan_one(&inv, "cp1", &f);
-    assert!(!hp.steps.iter().any(|s| s.id == "prepare/control-plane-ports"));
+    assert!(
+        !hp.steps
+            .iter()
+            .any(|s| s.id == "prepare/control-plane-ports")
+    );
 }
 
 #[test]
@@ -382,13 +472,31 @@ fn fact_request_covers_what_planners_read() {
     let req = fact_request(&inv, inv.host("cp1").unwrap(), &books()).unwrap();
     assert_eq!(
         req.packages,
-        set(["containerd", "conntrack", "socat", "ebtables", "ethtool", "iptables", "iproute2",
-             "curl", "ca-certificates", "kubelet", "kubeadm", "kubectl", "cri-tools", "kubernetes-cni"])
+        set([
+            "containerd",
+            "conntrack",
+            "socat",
+            "ebtables",
+            "ethtool",
+            "iptables",
+            "iproute2",
+            "curl",
+            "ca-certificates",
+            "kubelet",
+            "kubeadm",
+            "kubectl",
+            "cri-tools",
+            "kubernetes-cni"
+        ])
     );
     assert_eq!(req.services, set(["containerd", "kubelet"]));
     assert_eq!(
         req.sysctls,
-        set(["net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"])
+        set([
+            "net.ipv4.ip_forward",
+            "net.bridge.bridge-nf-call-iptables",
+            "net.bridge.bridge-nf-call-ip6tables"
+        ])
     );
     assert!(req.files.contains("/etc/containerd/config.toml"));
     assert!(req.files.contains("/etc/sysctl.d/99-kubernetes.conf"));
@@ -412,7 +520,12 @@ fn plan_errors_name_host_and_step() {
     let mut f = converged(&inv, "w1");
     f.files.remove("/etc/crictl.yaml");
     let e = plan_host(&inv, inv.host("w1").unwrap(), &f, &books()).unwrap_err();
-    assert!(e.to_string().starts_with("w1: prepare.toml: step prepare/crictl-config: /etc/crictl.yaml was not part"), "{e}");
+    assert!(
+        e.to_string().starts_with(
+            "w1: prepare.toml: step prepare/crictl-config: /etc/crictl.yaml was not part"
+        ),
+        "{e}"
+    );
 
     // Hosts without facts are skipped (e.g. --limit); the plan has only the others.
     let mut facts = all(&inv, converged);
@@ -438,12 +551,18 @@ fn rpm_family_installs_with_dnf() {
     };
     let s = steps::package(
         &r,
-        &[("kubelet".into(), Some("1.33.4-*".into())), ("socat".into(), None)],
+        &[
+            ("kubelet".into(), Some("1.33.4-*".into())),
+            ("socat".into(), None),
+        ],
         true,
         "rhel",
         &f,
     );
-    assert_eq!(script(&s), "set -e\ndnf install -y --disableexcludes=all 'kubelet-1.33.4-*' socat\n");
+    assert_eq!(
+        script(&s),
+        "set -e\ndnf install -y --disableexcludes=all 'kubelet-1.33.4-*' socat\n"
+    );
 }
 
 #[test]

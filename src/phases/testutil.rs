@@ -201,7 +201,13 @@ pub fn converged(inv: &Inventory, name: &str) -> Facts {
                         Some(v) => v.replace('*', "1.1"),
                         None => "1.0-1".into(),
                     };
-                    f.packages.insert(n, Package { version, held: hold });
+                    f.packages.insert(
+                        n,
+                        Package {
+                            version,
+                            held: hold,
+                        },
+                    );
                 }
             }
             ResolvedKind::Service { name, .. } => {

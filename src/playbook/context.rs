@@ -53,9 +53,39 @@ pub fn vrrp_router_id(cluster: &str) -> u8 {
     (d[0] % 250) + 1
 }
 
-fn missing(notes: &mut Vec<String>, host: &str, what: &str, why: &str) -> String {
-    notes.push(format!("{host}: {what} unknown without facts ({why})"));
-    format!("MISSING({what})")
+/// A value only facts can give, replaced by the placeholder `MISSING(what)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    pub host: String,
+    pub what: String,
+    pub why: String,
+}
+
+impl Missing {
+    pub fn placeholder(&self) -> String {
+        format!("MISSING({})", self.what)
+    }
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} unknown without facts ({})",
+            self.host, self.what, self.why
+        )
+    }
+}
+
+fn missing(notes: &mut Vec<Missing>, host: &str, what: &str, why: &str) -> String {
+    let m = Missing {
+        host: host.to_string(),
+        what: what.to_string(),
+        why: why.to_string(),
+    };
+    let p = m.placeholder();
+    notes.push(m);
+    p
 }
 
 /// Build the context of `host`. `facts` is `None` for `render` (no SSH); then every value that
@@ -64,7 +94,7 @@ pub fn context(
     inv: &Inventory,
     host: &Host,
     facts: Option<&Facts>,
-) -> (tera::Context, Vec<String>) {
+) -> (tera::Context, Vec<Missing>) {
     let mut notes = Vec::new();
     let c = &inv.cluster;
 

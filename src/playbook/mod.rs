@@ -275,10 +275,10 @@ pub fn parse_playbook(file: &str, text: &str) -> Result<Playbook, PlaybookError>
         let kind =
             StepKind::deserialize(toml::Value::Table(t)).map_err(|e| step_err(e.to_string()))?;
         validate(&kind).map_err(step_err)?;
-        if let Some(id) = &id {
-            if !ids.insert(id.clone()) {
-                return Err(step_err(format!("duplicate id {id:?}")));
-            }
+        if let Some(id) = &id
+            && !ids.insert(id.clone())
+        {
+            return Err(step_err(format!("duplicate id {id:?}")));
         }
         steps.push(StepSpec {
             id,
@@ -391,14 +391,13 @@ impl Playbooks {
                 if let StepKind::File {
                     template: Some(t), ..
                 } = &s.kind
+                    && !templates.contains_key(t)
                 {
-                    if !templates.contains_key(t) {
-                        return Err(PlaybookError::Step {
-                            file: b.file.clone(),
-                            step: i + 1,
-                            reason: format!("template {t:?} not found under templates/"),
-                        });
-                    }
+                    return Err(PlaybookError::Step {
+                        file: b.file.clone(),
+                        step: i + 1,
+                        reason: format!("template {t:?} not found under templates/"),
+                    });
                 }
             }
         }

@@ -9,15 +9,17 @@ fn embedded_playbooks_and_templates_load() {
     assert_eq!(b.books[0].phase, "prepare");
     assert!(b.templates.contains_key("containerd-config.toml"));
     // Every playbook file in the repository is embedded (a new file must be added to the list).
-    let on_disk: BTreeSet<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let on_disk: BTreeSet<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
     assert_eq!(on_disk, names.iter().map(|s| s.to_string()).collect());
-    let tdir: BTreeSet<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let tdir: BTreeSet<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
     assert_eq!(tdir, b.templates.keys().cloned().collect());
 }
 
@@ -27,7 +29,10 @@ fn invalid_playbooks_table() {
     let cases = [
         ("description = \"x\"\n", "t.toml:1:1: missing field `phase`"),
         ("phase = \"a b\"\n", "phase \"a b\" must be letters"),
-        ("phase = \"p\"\nbogus = 1\n", "t.toml:2:1: unknown field `bogus`"),
+        (
+            "phase = \"p\"\nbogus = 1\n",
+            "t.toml:2:1: unknown field `bogus`",
+        ),
         ("phase = \"p\"\n[[step]\n", "t.toml:2:"),
         (
             "phase = \"p\"\n[[step]]\nkind = \"teleport\"\n",
@@ -95,7 +100,11 @@ fn override_dir_replaces_and_adds() {
     .unwrap();
     std::fs::write(dir.path().join("README.md"), "ignored").unwrap();
     std::fs::create_dir(dir.path().join("templates")).unwrap();
-    std::fs::write(dir.path().join("templates/motd"), "{{ host.name }} of {{ cluster.name }}\n").unwrap();
+    std::fs::write(
+        dir.path().join("templates/motd"),
+        "{{ host.name }} of {{ cluster.name }}\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("templates/crictl.yaml"), "replaced\n").unwrap();
     let b = Playbooks::load(Some(dir.path())).unwrap();
     let names: Vec<&str> = b.books.iter().map(|p| p.file.as_str()).collect();
@@ -114,7 +123,10 @@ fn override_dir_replaces_and_adds() {
     )
     .unwrap();
     let e = Playbooks::load(Some(dir.path())).unwrap_err().to_string();
-    assert_eq!(e, "zz-site.toml: step 1: template \"nope\" not found under templates/");
+    assert_eq!(
+        e,
+        "zz-site.toml: step 1: template \"nope\" not found under templates/"
+    );
 }
 
 #[test]
@@ -123,16 +135,31 @@ fn strict_undefined_and_filters() {
     let (ctx, _) = context::context(&inv, &inv.hosts[0], None);
     let mut r = books().renderer(ctx);
     let e = r.string("{{ no_such_value }}").unwrap_err();
-    assert!(e.contains("Variable `no_such_value` not found in context"), "{e}");
+    assert!(
+        e.contains("Variable `no_such_value` not found in context"),
+        "{e}"
+    );
     let e = r.string("{{ host.nope }}").unwrap_err();
     assert!(e.contains("host.nope"), "{e}");
-    assert_eq!(r.string("plain {not a template}").unwrap(), "plain {not a template}");
-    assert_eq!(r.string("{{ \"it's $(x)\" | q }}").unwrap(), "'it'\\''s $(x)'");
+    assert_eq!(
+        r.string("plain {not a template}").unwrap(),
+        "plain {not a template}"
+    );
+    assert_eq!(
+        r.string("{{ \"it's $(x)\" | q }}").unwrap(),
+        "'it'\\''s $(x)'"
+    );
     assert_eq!(r.string("{{ kube_version }}-*").unwrap(), "1.33.4-*");
-    assert_eq!(r.string("{{ pause_image }}").unwrap(), "registry.k8s.io/pause:3.10");
+    assert_eq!(
+        r.string("{{ pause_image }}").unwrap(),
+        "registry.k8s.io/pause:3.10"
+    );
     assert!(r.condition("\"control-plane\" in roles").unwrap());
     assert!(!r.condition("host.is_load_balancer").unwrap());
-    assert!(r.condition("endpoint.mode == \"haproxy-keepalived\" and os.family == \"debian\"").unwrap());
+    assert!(
+        r.condition("endpoint.mode == \"haproxy-keepalived\" and os.family == \"debian\"")
+            .unwrap()
+    );
     assert!(r.condition("broken ==").is_err());
 }
 
@@ -141,6 +168,7 @@ fn context_without_facts_reports_missing_values() {
     let inv = inventory();
     let lb = inv.host("lb2").unwrap();
     let (ctx, notes) = context::context(&inv, lb, None);
+    let notes: Vec<String> = notes.iter().map(ToString::to_string).collect();
     assert_eq!(
         notes,
         [
@@ -152,7 +180,10 @@ fn context_without_facts_reports_missing_values() {
     assert_eq!(v["endpoint"]["interface"], "MISSING(endpoint.interface)");
     assert_eq!(v["lb"]["state"], "BACKUP");
     assert_eq!(v["lb"]["priority"], 99);
-    assert_eq!(v["packages"]["kubernetes_repo"], "http://10.0.0.5:8080/kubernetes/v1.33/deb/");
+    assert_eq!(
+        v["packages"]["kubernetes_repo"],
+        "http://10.0.0.5:8080/kubernetes/v1.33/deb/"
+    );
     // The first load balancer holds the VIP.
     let (ctx, _) = context::context(&inv, inv.host("lb1").unwrap(), None);
     assert_eq!(ctx.into_json()["lb"]["state"], "MASTER");
