@@ -61,14 +61,17 @@ sec services
 if command -v systemctl >/dev/null 2>&1; then
   names "$OTP_SERVICES" | while IFS= read -r s; do
     printf '@@unit %s\n' "$s"
-    systemctl show -p LoadState -p ActiveState -p UnitFileState "$s" 2>/dev/null </dev/null
+    # --timestamp=unix needs systemd >= 251; older ones get the same query without it.
+    systemctl show --timestamp=unix -p LoadState -p ActiveState -p UnitFileState \
+      -p ActiveEnterTimestamp "$s" 2>/dev/null </dev/null \
+      || systemctl show -p LoadState -p ActiveState -p UnitFileState "$s" 2>/dev/null </dev/null
   done
 fi
 
 sec files
 names "$OTP_FILES" | while IFS= read -r f; do
   if [ -f "$f" ]; then
-    printf '%s\t%s\t%s\n' "$f" "$(sha256sum < "$f" | cut -d' ' -f1)" "$(stat -c '%a	%U:%G' "$f")"
+    printf '%s\t%s\t%s\n' "$f" "$(sha256sum < "$f" | cut -d' ' -f1)" "$(stat -c '%a	%U:%G	%Y' "$f")"
   else
     printf '%s\t-\n' "$f"
   fi

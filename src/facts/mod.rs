@@ -111,6 +111,10 @@ pub struct Service {
     pub active: String,
     /// `enabled`, `disabled`, `masked`, `not-found`, ...
     pub enabled: String,
+    /// When the unit last entered the active state (Unix seconds); `None` when inactive or
+    /// systemd is too old for `--timestamp=unix`. Lets a run that was killed between writing a
+    /// config file and restarting its service finish the restart next time.
+    pub active_since: Option<i64>,
 }
 
 impl Service {
@@ -129,6 +133,8 @@ pub struct FileFact {
     /// Octal mode, e.g. `644`.
     pub mode: String,
     pub owner: String,
+    /// Modification time (Unix seconds).
+    pub mtime: i64,
 }
 
 /// Kubernetes state left on the node by kubeadm and the packages (kubeadm.md 4.1). Presence

@@ -308,7 +308,19 @@ pub fn services(lines: &[&str]) -> Result<BTreeMap<String, Service>, String> {
                 s if s.is_empty() => "unknown".to_string(),
                 s => s,
             };
-            out.insert(name, Service { active, enabled });
+            // `@1732690000` with --timestamp=unix; empty or `n/a` when never active.
+            let active_since = get("ActiveEnterTimestamp")
+                .strip_prefix('@')
+                .and_then(|t| t.parse::<i64>().ok())
+                .filter(|_| active == "active");
+            out.insert(
+                name,
+                Service {
+                    active,
+                    enabled,
+                    active_since,
+                },
+            );
         }
     };
     for line in lines.iter().filter(|l| !l.trim().is_empty()) {
@@ -330,7 +342,7 @@ pub fn services(lines: &[&str]) -> Result<BTreeMap<String, Service>, String> {
 
 type FileFacts = (BTreeMap<String, FileFact>, BTreeSet<String>);
 
-/// `path<TAB>sha256<TAB>mode<TAB>user:group` or `path<TAB>-` for a missing file.
+/// `path<TAB>sha256<TAB>mode<TAB>user:group<TAB>mtime` or `path<TAB>-` for a missing file.
 pub fn files(lines: &[&str]) -> Result<FileFacts, String> {
     let mut present = BTreeMap::new();
     let mut missing = BTreeSet::new();
@@ -340,7 +352,7 @@ pub fn files(lines: &[&str]) -> Result<FileFacts, String> {
             [path, "-"] => {
                 missing.insert(path.to_string());
             }
-            [path, sha, mode, owner]
+            [path, sha, mode, owner, mtime]
                 if sha.len() == 64
                     && sha.bytes().all(|b| b.is_ascii_hexdigit())
                     && !mode.is_empty()
@@ -352,12 +364,15 @@ pub fn files(lines: &[&str]) -> Result<FileFacts, String> {
                         sha256: sha.to_string(),
                         mode: mode.to_string(),
                         owner: owner.to_string(),
+                        mtime: mtime
+                            .parse()
+                            .map_err(|_| format!("bad mtime {mtime:?} for {path}"))?,
                     },
                 );
             }
             _ => {
                 return Err(format!(
-                    "expected path<TAB>sha256<TAB>mode<TAB>owner, got {line:?}"
+                    "expected path<TAB>sha256<TAB>mode<TAB>owner<TAB>mtime, got {line:?}"
                 ));
             }
         }

@@ -162,7 +162,7 @@ fn rpm_table() {
 
 #[test]
 fn services_table() {
-    let out = "@@unit containerd\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n\
+    let out = "@@unit containerd\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\nActiveEnterTimestamp=@1732690000\n\
 @@unit kubelet\nActiveState=activating\nLoadState=loaded\nUnitFileState=disabled\n\
 @@unit haproxy\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n\
 @@unit swap.target\nLoadState=loaded\nActiveState=active\nUnitFileState=static\n\
@@ -181,6 +181,8 @@ fn services_table() {
         assert_eq!(s[name].enabled, enabled, "{name}");
     }
     assert!(s["containerd"].is_active() && s["containerd"].is_enabled());
+    assert_eq!(s["containerd"].active_since, Some(1732690000));
+    assert_eq!(s["kubelet"].active_since, None);
     assert!(!s["kubelet"].is_active() && !s["kubelet"].is_enabled());
     assert!(services(&["LoadState=loaded"]).is_err());
     assert!(services(&["@@unit x", "what"]).is_err());
@@ -189,15 +191,24 @@ fn services_table() {
 #[test]
 fn files_table() {
     let sha = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-    let ok = format!("/etc/crictl.yaml\t{sha}\t644\troot:root");
+    let ok = format!("/etc/crictl.yaml\t{sha}\t644\troot:root\t1732690000");
     let (p, m) = files(&[ok.as_str(), "/etc/containerd/config.toml\t-"]).unwrap();
     assert_eq!(p["/etc/crictl.yaml"].sha256, sha);
     assert_eq!(p["/etc/crictl.yaml"].mode, "644");
     assert_eq!(p["/etc/crictl.yaml"].owner, "root:root");
+    assert_eq!(p["/etc/crictl.yaml"].mtime, 1732690000);
     assert!(m.contains("/etc/containerd/config.toml"));
-    let bad_sha = "/etc/x\tnothex\t644\troot:root".to_string();
-    let bad_mode = format!("/etc/x\t{sha}\trw-r--r--\troot:root");
-    for bad in [bad_sha.as_str(), bad_mode.as_str(), "/etc/x"] {
+    let bad_sha = "/etc/x\tnothex\t644\troot:root\t1".to_string();
+    let bad_mode = format!("/etc/x\t{sha}\trw-r--r--\troot:root\t1");
+    let bad_mtime = format!("/etc/x\t{sha}\t644\troot:root\tyesterday");
+    let no_mtime = format!("/etc/x\t{sha}\t644\troot:root");
+    for bad in [
+        bad_sha.as_str(),
+        bad_mode.as_str(),
+        bad_mtime.as_str(),
+        no_mtime.as_str(),
+        "/etc/x",
+    ] {
         assert!(files(&[bad]).is_err(), "{bad:?}");
     }
 }
@@ -256,8 +267,8 @@ PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nVERSION_CODEN
 @@section sysctl\nnet.ipv4.ip_forward=1\nnet.bridge.bridge-nf-call-iptables=1\n\
 @@section dpkg\ncontainerd\t1.6.20~ds1-1+b1\tii \nkubelet\t1.33.4-1.1\thi \n\
 @@section rpm\n\
-@@section services\n@@unit containerd\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n\
-@@section files\n/etc/crictl.yaml\t9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\t644\troot:root\n/etc/containerd/config.toml\t-\n\
+@@section services\n@@unit containerd\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\nActiveEnterTimestamp=Fri 2026-11-27 06:00:00 UTC\n\
+@@section files\n/etc/crictl.yaml\t9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\t644\troot:root\t1732690000\n/etc/containerd/config.toml\t-\n\
 @@section kube-files\n/etc/kubernetes/admin.conf\n/etc/kubernetes/super-admin.conf\n/etc/kubernetes/kubelet.conf\n/var/lib/etcd/member\n\
 @@section kube-manifests\netcd.yaml\nkube-apiserver.yaml\nkube-controller-manager.yaml\nkube-scheduler.yaml\n\
 @@section kube-ca\nsha256=2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\npubkey-sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n\

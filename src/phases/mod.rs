@@ -317,6 +317,48 @@ pub fn plan(
     Ok(plan)
 }
 
+/// Files that notify services, within one phase.
+#[derive(Default)]
+struct Handlers {
+    /// service -> notifying files that change in this run
+    changed: BTreeMap<String, Vec<String>>,
+    /// service -> every notifying file (changed or not): a restart lost to an interrupted run
+    /// is still detected from the files' mtimes.
+    notifiers: BTreeMap<String, Vec<String>>,
+}
+
+impl Handlers {
+    fn notify(&mut self, service: &str, path: &str, changed: bool) {
+        self.notifiers
+            .entry(service.to_string())
+            .or_default()
+            .push(path.to_string());
+        if changed {
+            self.changed
+                .entry(service.to_string())
+                .or_default()
+                .push(path.to_string());
+        }
+    }
+
+    /// Restart reason for `service` at its own step; it is then no longer pending.
+    fn take(&mut self, service: &str, facts: &Facts) -> Option<String> {
+        let changed = self.changed.remove(service).unwrap_or_default();
+        let files = self.notifiers.remove(service).unwrap_or_default();
+        steps::restart_reason(service, &changed, &files, facts)
+    }
+
+    /// End of phase: restart steps for notified services that had no step of their own.
+    fn flush(&mut self, phase: &str, facts: &Facts, out: &mut Vec<Step>) {
+        let services: Vec<String> = self.notifiers.keys().cloned().collect();
+        for svc in services {
+            if let Some(why) = self.take(&svc, facts) {
+                out.push(steps::restart(phase, &svc, &why));
+            }
+        }
+    }
+}
+
 /// Plan one host.
 pub fn plan_host(
     inv: &Inventory,
@@ -327,20 +369,14 @@ pub fn plan_host(
     let (resolved, _) = resolve(inv, host, Some(facts), books, Mode::Full)?;
     let family = facts.os.family();
     let mut steps: Vec<Step> = Vec::new();
-    // Services to restart: name -> files that changed and notify it, per phase (a handler
-    // runs at the service's own step, or at the end of the phase when there is none).
-    let mut pending: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Handlers, per phase: a notified service restarts at its own service step, or at the end
+    // of the phase when it has none.
+    let mut handlers = Handlers::default();
     let mut phase: Option<String> = None;
-    let flush =
-        |pending: &mut BTreeMap<String, Vec<String>>, phase: &str, steps: &mut Vec<Step>| {
-            for (svc, files) in std::mem::take(pending) {
-                steps.push(steps::restart(phase, &svc, &files));
-            }
-        };
     for r in resolved {
         if phase.as_deref() != Some(&r.phase) {
             if let Some(p) = &phase {
-                flush(&mut pending, p, &mut steps);
+                handlers.flush(p, facts, &mut steps);
             }
             phase = Some(r.phase.clone());
         }
@@ -372,10 +408,8 @@ pub fn plan_host(
                     facts,
                 )
                 .map_err(step_err)?;
-                if st.change {
-                    for svc in notify {
-                        pending.entry(svc.clone()).or_default().push(path.clone());
-                    }
+                for svc in notify {
+                    handlers.notify(svc, path, st.change);
                 }
                 steps.push(st);
             }
@@ -390,15 +424,8 @@ pub fn plan_host(
                 enabled,
                 state,
             } => {
-                let restart_for = pending.remove(name);
-                steps.push(steps::service(
-                    &r,
-                    name,
-                    *enabled,
-                    *state,
-                    restart_for,
-                    facts,
-                ));
+                let restart = handlers.take(name, facts);
+                steps.push(steps::service(&r, name, *enabled, *state, restart, facts));
             }
             ResolvedKind::Swap => steps.push(steps::swap(&r, facts)),
             ResolvedKind::Command { run, .. } => {
@@ -416,7 +443,7 @@ pub fn plan_host(
         }
     }
     if let Some(p) = &phase {
-        flush(&mut pending, p, &mut steps);
+        handlers.flush(p, facts, &mut steps);
     }
     let mut seen = std::collections::BTreeSet::new();
     for s in &steps {

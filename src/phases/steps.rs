@@ -322,13 +322,14 @@ pub fn module(
     Ok(out)
 }
 
-/// Enable/start/stop a service; restart it when a notifying file changed in this run.
+/// Enable/start/stop a service; restart it when a notifying file changed in this run or was
+/// written after the service last started (a previous run stopped before its restart).
 pub fn service(
     r: &Resolved,
     name: &str,
     enabled: Option<bool>,
     state: Option<ServiceState>,
-    restart_for: Option<Vec<String>>,
+    restart: Option<String>,
     facts: &Facts,
 ) -> Step {
     let cur = facts.services.get(name).cloned().unwrap_or_default();
@@ -352,8 +353,8 @@ pub fn service(
         }
         _ => {}
     }
-    if let Some(files) = &restart_for {
-        why.push(format!("restart: {} changed", files.join(", ")));
+    if let Some(because) = &restart {
+        why.push(format!("restart: {because}"));
         cmds.push(format!("systemctl restart {}", q(name)));
     } else {
         match state {
@@ -389,13 +390,13 @@ pub fn service(
 }
 
 /// Synthetic handler: restart a notified service that has no service step of its own.
-pub fn restart(phase: &str, name: &str, files: &[String]) -> Step {
+pub fn restart(phase: &str, name: &str, because: &str) -> Step {
     step(
         phase,
         format!("{phase}/restart/{name}"),
         format!("restart {name}"),
         true,
-        format!("{} changed", files.join(", ")),
+        because.to_string(),
         Action::Script {
             script: format!("systemctl restart {}\n", q(name)),
         },
@@ -492,4 +493,29 @@ pub fn ports_free(r: &Resolved, ports: &[u16], facts: &Facts) -> Result<Step, St
         "free".into(),
         Action::None,
     ))
+}
+
+/// Why `service` must restart, if it must: a notifying file changes in this run, or one was
+/// written after the running service started.
+pub fn restart_reason(
+    service: &str,
+    changed: &[String],
+    notifiers: &[String],
+    facts: &Facts,
+) -> Option<String> {
+    if !changed.is_empty() {
+        return Some(format!("{} changed", changed.join(", ")));
+    }
+    let since = facts.services.get(service)?.active_since?;
+    let stale: Vec<&str> = notifiers
+        .iter()
+        .filter(|p| facts.files.get(*p).is_some_and(|f| f.mtime > since))
+        .map(String::as_str)
+        .collect();
+    (!stale.is_empty()).then(|| {
+        format!(
+            "{service} started before {} was last written",
+            stale.join(", ")
+        )
+    })
 }

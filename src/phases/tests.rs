@@ -182,6 +182,18 @@ fn step_kinds_table() {
             "restart: /etc/containerd/config.toml changed",
         ),
         (
+            "restart lost by an interrupted run",
+            |f| {
+                f.files
+                    .get_mut("/etc/containerd/config.toml")
+                    .unwrap()
+                    .mtime = 1_700_000_200
+            },
+            "prepare/containerd",
+            true,
+            "restart: containerd started before /etc/containerd/config.toml was last written",
+        ),
+        (
             "package converged",
             |_| {},
             "prepare/kubernetes-packages",
@@ -234,6 +246,7 @@ fn step_kinds_table() {
                     Service {
                         active: "activating".into(),
                         enabled: "disabled".into(),
+                        active_since: None,
                     },
                 );
             },

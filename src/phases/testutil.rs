@@ -134,6 +134,7 @@ pub fn fresh(inv: &Inventory, name: &str) -> Facts {
             Service {
                 active: "inactive".into(),
                 enabled: "not-found".into(),
+                active_since: None,
             },
         );
     }
@@ -160,6 +161,7 @@ pub fn converged(inv: &Inventory, name: &str) -> Facts {
                 sha256: hex::encode(Sha256::digest(content)),
                 mode: mode.trim_start_matches('0').into(),
                 owner: owner.into(),
+                mtime: 1_700_000_000,
             },
         );
     };
@@ -216,6 +218,8 @@ pub fn converged(inv: &Inventory, name: &str) -> Facts {
                     Service {
                         active: "active".into(),
                         enabled: "enabled".into(),
+                        // Started after the files were written.
+                        active_since: Some(1_700_000_100),
                     },
                 );
             }
