@@ -252,6 +252,16 @@ pub fn command_for(step: &Step) -> Option<(String, Command)> {
     }
 }
 
+/// What a step would run, for `plan -v` / JSON: the script, and for file writes the size of the
+/// content sent on stdin (never the content: it may be secret).
+pub fn preview(step: &Step) -> Option<String> {
+    let (_, cmd) = command_for(step)?;
+    Some(match &cmd.stdin {
+        Some(data) => format!("{}# stdin: {} bytes\n", cmd.script, data.len()),
+        None => cmd.script,
+    })
+}
+
 /// Runs steps over the hosts' SSH connections.
 pub struct SshRunner<'a> {
     pub conns: &'a BTreeMap<String, Connection>,

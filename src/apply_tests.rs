@@ -210,6 +210,12 @@ fn commands_for_actions() {
     assert_eq!(label, "write /etc/containerd/config.toml");
     assert_eq!(cmd.stdin.as_deref(), Some(&b"version = 2\n"[..]));
     insta::assert_snapshot!("write_file_script", cmd.script);
+    assert!(
+        preview(&w)
+            .unwrap()
+            .ends_with("trap - EXIT\n# stdin: 12 bytes\n")
+    );
+    assert_eq!(preview(&st("x", true)).unwrap(), "echo x");
 
     let mut n = st("n", false);
     n.action = Action::None;
@@ -284,4 +290,6 @@ fn futures_are_send(
     fn send<T: Send>(_: T) {}
     send(apply(plan, conns, &NoopObserver, ApplyOptions::default()));
     send(crate::facts::gather(&conns["x"], req));
+    let reqs = BTreeMap::new();
+    send(crate::facts::gather_all(conns, &reqs, &NoopObserver, 4));
 }

@@ -99,6 +99,17 @@ if [ -f /etc/kubernetes/pki/ca.crt ]; then
   fi
 fi
 
+sec kube-servers
+# API server each kubeconfig points at: tells which endpoint a node was joined through.
+for f in /etc/kubernetes/admin.conf /etc/kubernetes/kubelet.conf; do
+  [ -f "$f" ] && printf '%s\t%s\n' "$f" "$(awk '$1 == "server:" { print $2; exit }' "$f")"
+done
+
+sec ident
+# kubeadm needs unique hostnames, MACs and product_uuids; cloned images often share them.
+printf 'machine-id=%s\n' "$(cat /etc/machine-id 2>/dev/null)"
+printf 'product-uuid=%s\n' "$(cat /sys/class/dmi/id/product_uuid 2>/dev/null)"
+
 sec versions
 command -v kubeadm >/dev/null 2>&1 && printf 'kubeadm=%s\n' "$(kubeadm version -o short 2>/dev/null)"
 command -v kubelet >/dev/null 2>&1 && printf 'kubelet=%s\n' "$(kubelet --version 2>/dev/null)"

@@ -42,6 +42,10 @@ impl FactRequest {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Facts {
     pub hostname: String,
+    /// /etc/machine-id (empty when unreadable).
+    pub machine_id: String,
+    /// /sys/class/dmi/id/product_uuid, lowercase (empty when absent, e.g. in containers).
+    pub product_uuid: String,
     pub os: OsRelease,
     pub kernel: String,
     pub arch: String,
@@ -162,6 +166,10 @@ pub struct KubeFacts {
     pub ca_crt_sha256: Option<String>,
     /// sha256 of the CA public key (DER), i.e. the discovery-token-ca-cert-hash without `sha256:`.
     pub ca_pubkey_sha256: Option<String>,
+    /// `server:` of /etc/kubernetes/admin.conf, e.g. `https://10.0.0.100:6443`.
+    pub admin_conf_server: Option<String>,
+    /// `server:` of /etc/kubernetes/kubelet.conf: the endpoint this node joined through.
+    pub kubelet_conf_server: Option<String>,
     /// `kubeadm version -o short`, e.g. `v1.33.4`.
     pub kubeadm_version: Option<String>,
     /// From `kubelet --version`, e.g. `v1.33.4`.
@@ -313,4 +321,33 @@ pub async fn gather_observed(
         });
     }
     parse(conn.host(), &out.stdout_str())
+}
+
+/// Gather every host of `reqs` over its connection, `parallel` hosts at a time. A host without
+/// a connection gets an error naming it; one host failing never stops the others.
+pub async fn gather_all(
+    conns: &std::collections::BTreeMap<String, Connection>,
+    reqs: &BTreeMap<String, FactRequest>,
+    observer: &dyn crate::apply::Observer,
+    parallel: usize,
+) -> BTreeMap<String, Result<Facts, FactsError>> {
+    use futures::StreamExt;
+    // Futures collected first so the returned future stays `Send` (see apply::apply_with).
+    let futs: Vec<_> = reqs
+        .iter()
+        .map(|(host, req)| async move {
+            let res = match conns.get(host) {
+                Some(conn) => gather_observed(conn, req, observer).await,
+                None => Err(FactsError::Ssh(SshError::Other {
+                    host: host.clone(),
+                    reason: "not connected".into(),
+                })),
+            };
+            (host.clone(), res)
+        })
+        .collect();
+    futures::stream::iter(futs)
+        .buffer_unordered(parallel.max(1))
+        .collect()
+        .await
 }

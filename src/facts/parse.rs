@@ -24,6 +24,8 @@ const REQUIRED: &[&str] = &[
     "kube-files",
     "kube-manifests",
     "kube-ca",
+    "kube-servers",
+    "ident",
     "versions",
     "route",
     "addr",
@@ -79,6 +81,8 @@ pub fn parse(host: &str, text: &str) -> Result<Facts, FactsError> {
     let mut kube = kube_files(s("kube-files"));
     kube.manifests = nonempty(s("kube-manifests"));
     kube_ca(s("kube-ca"), &mut kube).map_err(|e| err("kube-ca", e))?;
+    kube_servers(s("kube-servers"), &mut kube);
+    let (machine_id, product_uuid) = ident(s("ident"));
     versions(s("versions"), &mut kube);
     let net = net(s("route"), s("addr"));
     let listening_tcp = listen(s("listen"));
@@ -86,6 +90,8 @@ pub fn parse(host: &str, text: &str) -> Result<Facts, FactsError> {
 
     Ok(Facts {
         hostname,
+        machine_id,
+        product_uuid,
         os,
         kernel,
         arch,
@@ -419,6 +425,34 @@ fn kube_ca(lines: &[&str], kube: &mut KubeFacts) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `/etc/kubernetes/kubelet.conf<TAB>https://10.0.0.100:6443`
+fn kube_servers(lines: &[&str], kube: &mut KubeFacts) {
+    for line in lines {
+        let Some((file, server)) = line.split_once('\t') else {
+            continue;
+        };
+        let server = Some(server.trim().to_string()).filter(|s| !s.is_empty());
+        match file {
+            "/etc/kubernetes/admin.conf" => kube.admin_conf_server = server,
+            "/etc/kubernetes/kubelet.conf" => kube.kubelet_conf_server = server,
+            _ => {}
+        }
+    }
+}
+
+fn ident(lines: &[&str]) -> (String, String) {
+    let mut machine_id = String::new();
+    let mut product_uuid = String::new();
+    for line in lines {
+        if let Some(v) = line.strip_prefix("machine-id=") {
+            machine_id = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("product-uuid=") {
+            product_uuid = v.trim().to_lowercase();
+        }
+    }
+    (machine_id, product_uuid)
 }
 
 /// `kubeadm=v1.33.4`, `kubelet=Kubernetes v1.33.4`,

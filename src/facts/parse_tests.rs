@@ -272,6 +272,8 @@ PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nVERSION_CODEN
 @@section kube-files\n/etc/kubernetes/admin.conf\n/etc/kubernetes/super-admin.conf\n/etc/kubernetes/kubelet.conf\n/var/lib/etcd/member\n\
 @@section kube-manifests\netcd.yaml\nkube-apiserver.yaml\nkube-controller-manager.yaml\nkube-scheduler.yaml\n\
 @@section kube-ca\nsha256=2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\npubkey-sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n\
+@@section kube-servers\n/etc/kubernetes/admin.conf\thttps://10.0.0.11:6443\n/etc/kubernetes/kubelet.conf\thttps://10.0.0.100:6443\n\
+@@section ident\nmachine-id=4f2c1b9e0a8d4c53a1e6f7b8c9d0e1f2\nproduct-uuid=9A2B3C4D-0000-1111-2222-333344445555\n\
 @@section versions\nkubeadm=v1.33.4\nkubelet=Kubernetes v1.33.4\ncontainerd=containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+b1\n\
 @@section route\ndefault via 10.0.0.1 dev ens192 proto static\n\
 @@section addr\n2: ens192    inet 10.0.0.11/24 brd 10.0.0.255 scope global ens192\\       valid_lft forever preferred_lft forever\n\
@@ -291,6 +293,15 @@ fn full_sample() {
     assert_eq!(f.kube.state(), NodeState::ControlPlane);
     assert!(f.kube.super_admin_conf && f.kube.etcd_member && !f.kube.bootstrap_kubelet_conf);
     assert_eq!(f.kube.kubeadm_version.as_deref(), Some("v1.33.4"));
+    assert_eq!(
+        f.kube.kubelet_conf_server.as_deref(),
+        Some("https://10.0.0.100:6443")
+    );
+    assert_eq!(
+        f.kube.admin_conf_server.as_deref(),
+        Some("https://10.0.0.11:6443")
+    );
+    assert_eq!(f.product_uuid, "9a2b3c4d-0000-1111-2222-333344445555");
     assert_eq!(f.kube.kubelet_version.as_deref(), Some("v1.33.4"));
     assert_eq!(f.kube.containerd_version.as_deref(), Some("1.6.20~ds1"));
     // The pipeline hashed empty input: openssl could not read the CA, so no discovery hash.
@@ -393,6 +404,9 @@ fn real_script_runs_locally() {
     assert!(!f.os.id.is_empty());
     assert!(f.cpus >= 1);
     assert!(f.mem_total_kib > 0);
+    if let Ok(id) = std::fs::read_to_string("/etc/machine-id") {
+        assert_eq!(f.machine_id, id.trim());
+    }
     assert_eq!(f.sysctls["kernel.ostype"], "Linux");
     assert!(f.sysctls_missing.contains("net.nosuch.otp"));
     assert!(f.files.contains_key("/etc/hostname"));

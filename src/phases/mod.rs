@@ -300,6 +300,19 @@ pub fn fact_request(
     Ok(req)
 }
 
+/// [`fact_request`] for every host of the inventory (or only `limit`, when not empty).
+pub fn fact_requests(
+    inv: &Inventory,
+    books: &Playbooks,
+    limit: &[String],
+) -> Result<BTreeMap<String, FactRequest>, PlanError> {
+    inv.hosts
+        .iter()
+        .filter(|h| limit.is_empty() || limit.contains(&h.name))
+        .map(|h| Ok((h.name.clone(), fact_request(inv, h, books)?)))
+        .collect()
+}
+
 /// Plan every host of the inventory that has facts in `facts` (hosts left out, e.g. by
 /// `--limit`, are skipped; callers decide whether that is an error).
 pub fn plan(
