@@ -293,3 +293,196 @@ fn futures_are_send(
     let reqs = BTreeMap::new();
     send(crate::facts::gather_all(conns, &reqs, &NoopObserver, 4));
 }
+
+/// End to end on a real systemd node without SSH: facts, plan, apply, re-plan through
+/// `docker exec`. Opt-in (needs Docker and a running systemd container, e.g. one started from
+/// the lab image): `OTP_ENGINE_DOCKER_NODE=<container> cargo test -- --ignored docker_node`.
+mod docker_node {
+    use super::*;
+    use crate::facts::{FactRequest, Facts};
+    use crate::phases::testutil;
+    use crate::playbook::Playbooks;
+
+    fn container() -> String {
+        std::env::var("OTP_ENGINE_DOCKER_NODE").expect("set OTP_ENGINE_DOCKER_NODE")
+    }
+
+    async fn docker_exec(script: &str, stdin: Option<&[u8]>) -> std::process::Output {
+        use tokio::io::AsyncWriteExt;
+        let mut child = tokio::process::Command::new("docker")
+            .args(["exec", "-i", &container(), "sh", "-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(data) = stdin {
+            input.write_all(data).await.unwrap();
+        }
+        drop(input);
+        child.wait_with_output().await.unwrap()
+    }
+
+    struct DockerRunner;
+
+    impl StepRunner for DockerRunner {
+        async fn run(&self, _host: &str, step: &Step) -> StepResult {
+            let (_, cmd) = command_for(step).unwrap();
+            let out = docker_exec(&cmd.script, cmd.stdin.as_deref()).await;
+            StepResult {
+                ok: out.status.success(),
+                code: out.status.code().map(|c| c as u32),
+                duration: Duration::ZERO,
+                stderr_tail: tail(&String::from_utf8_lossy(&out.stderr), 20),
+                error: None,
+                commands: Vec::new(),
+            }
+        }
+    }
+
+    async fn facts(req: &FactRequest) -> Facts {
+        let out = docker_exec(&crate::facts::script(req), None).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        crate::facts::parse("node1", &String::from_utf8_lossy(&out.stdout)).unwrap()
+    }
+
+    const SITE: &str = r#"
+phase = "site"
+
+[[step]]
+id = "swap"
+kind = "swap"
+off = true
+
+[[step]]
+id = "modules"
+kind = "module"
+names = ["overlay"]
+file = "/etc/modules-load.d/otp-test.conf"
+
+[[step]]
+id = "sysctl"
+kind = "sysctl"
+file = "/etc/sysctl.d/99-otp-test.conf"
+values = { "net.ipv4.ip_forward" = "1" }
+
+[[step]]
+id = "procps"
+kind = "package"
+names = ["procps"]
+hold = true
+
+[[step]]
+id = "unit"
+kind = "file"
+path = "/etc/systemd/system/otp-test.service"
+content = "[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n"
+
+[[step]]
+id = "app-config"
+kind = "file"
+path = "/etc/otp-test/app.conf"
+content = "node {{ host.name }} in {{ cluster.name }}\n"
+mode = "0600"
+notify = ["otp-test"]
+
+[[step]]
+id = "service"
+kind = "service"
+name = "otp-test"
+enabled = true
+state = "running"
+
+[[step]]
+id = "marker"
+kind = "command"
+run = "touch /var/lib/otp-test-marker"
+unless = "test -e /var/lib/otp-test-marker"
+"#;
+
+    async fn plan_once(inv: &crate::inventory::Inventory, books: &Playbooks) -> Plan {
+        let req = crate::phases::fact_request(inv, &inv.hosts[0], books).unwrap();
+        let f = facts(&req).await;
+        let mut all = BTreeMap::new();
+        all.insert("node1".to_string(), f);
+        crate::phases::plan(inv, &all, books).unwrap()
+    }
+
+    #[tokio::test]
+    #[ignore]
+    async fn docker_node_converges() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("prepare.toml"), "phase = \"prepare\"\n").unwrap();
+        std::fs::write(dir.path().join("endpoint.toml"), "phase = \"endpoint\"\n").unwrap();
+        std::fs::write(dir.path().join("site.toml"), SITE).unwrap();
+        let books = Playbooks::load(Some(dir.path())).unwrap();
+        let mut inv = testutil::inventory();
+        inv.hosts = vec![testutil::host(
+            "node1",
+            "192.0.2.10",
+            &[crate::inventory::Role::ControlPlane],
+        )];
+        docker_exec("apt-mark unhold procps; rm -rf /etc/otp-test /var/lib/otp-test-marker; systemctl disable --now otp-test 2>/dev/null; echo 0 > /proc/sys/net/ipv4/ip_forward", None).await;
+
+        let first = plan_once(&inv, &books).await;
+        println!("{first}");
+        assert!(first.changes() >= 4, "{first}");
+        let report = apply_with(
+            &first,
+            &DockerRunner,
+            &NoopObserver,
+            ApplyOptions::default(),
+        )
+        .await;
+        assert!(report.ok(), "{report:?}");
+
+        let second = plan_once(&inv, &books).await;
+        println!("{second}");
+        assert_eq!(second.changes(), 0, "{second}");
+
+        // Drift: the config is edited on the node; the plan rewrites it and restarts the service.
+        docker_exec("echo drift > /etc/otp-test/app.conf", None).await;
+        let third = plan_once(&inv, &books).await;
+        println!("{third}");
+        let ids: Vec<&str> = third.hosts[0]
+            .steps
+            .iter()
+            .filter(|s| s.change)
+            .map(|s| s.id.as_str())
+            .collect();
+        assert_eq!(ids, ["site/app-config", "site/service"]);
+        assert!(
+            apply_with(
+                &third,
+                &DockerRunner,
+                &NoopObserver,
+                ApplyOptions::default()
+            )
+            .await
+            .ok()
+        );
+        assert_eq!(plan_once(&inv, &books).await.changes(), 0);
+
+        // Interrupted run: the file was rewritten but the restart never happened.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        docker_exec(
+            "printf 'node node1 in prod\\n' > /etc/otp-test/app.conf",
+            None,
+        )
+        .await;
+        let fourth = plan_once(&inv, &books).await;
+        println!("{fourth}");
+        let ids: Vec<&str> = fourth.hosts[0]
+            .steps
+            .iter()
+            .filter(|s| s.change)
+            .map(|s| s.id.as_str())
+            .collect();
+        assert_eq!(ids, ["site/service"], "{fourth}");
+    }
+}

@@ -31,6 +31,8 @@ sec fstab-swap
 awk '$1 !~ /^#/ && $3 == "swap" { print $1 }' /etc/fstab 2>/dev/null
 
 sec modules
+# No /proc/modules: a kernel built without loadable modules (everything is built in).
+[ -e /proc/modules ] || echo '!no-loadable-modules'
 cut -d' ' -f1 /proc/modules 2>/dev/null
 # Built-in modules never appear in /proc/modules but do have /sys/module entries.
 ls -1 /sys/module 2>/dev/null

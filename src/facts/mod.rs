@@ -53,6 +53,9 @@ pub struct Facts {
     pub mem_total_kib: u64,
     pub swap_active: bool,
     pub modules: BTreeSet<String>,
+    /// False when the kernel has no loadable module support (no /proc/modules): then every
+    /// module is built in or absent, and `modprobe` cannot change that.
+    pub modules_loadable: bool,
     pub sysctls: BTreeMap<String, String>,
     pub packages: BTreeMap<String, Package>,
     pub services: BTreeMap<String, Service>,

@@ -98,7 +98,11 @@ pub fn parse(host: &str, text: &str) -> Result<Facts, FactsError> {
         cpus,
         mem_total_kib,
         swap_active: !swaps.is_empty(),
-        modules: nonempty(s("modules")),
+        modules_loadable: !s("modules").contains(&"!no-loadable-modules"),
+        modules: nonempty(s("modules"))
+            .into_iter()
+            .filter(|m| !m.starts_with('!'))
+            .collect(),
         sysctls,
         packages,
         services,

@@ -289,6 +289,7 @@ fn full_sample() {
     assert_eq!(f.cpus, 4);
     assert!(!f.swap_active);
     assert!(f.modules.contains("br_netfilter"));
+    assert!(f.modules_loadable);
     assert!(f.packages["kubelet"].held);
     assert_eq!(f.kube.state(), NodeState::ControlPlane);
     assert!(f.kube.super_admin_conf && f.kube.etcd_member && !f.kube.bootstrap_kubelet_conf);
@@ -404,6 +405,11 @@ fn real_script_runs_locally() {
     assert!(!f.os.id.is_empty());
     assert!(f.cpus >= 1);
     assert!(f.mem_total_kib > 0);
+    assert_eq!(
+        f.modules_loadable,
+        std::path::Path::new("/proc/modules").exists()
+    );
+    assert!(!f.modules.iter().any(|m| m.starts_with('!')));
     if let Ok(id) = std::fs::read_to_string("/etc/machine-id") {
         assert_eq!(f.machine_id, id.trim());
     }

@@ -304,16 +304,21 @@ pub fn module(
     for n in names {
         // /proc/modules and /sys/module spell names with `_`.
         let loaded = facts.modules.contains(&n.replace('-', "_"));
+        let (change, reason) = match (loaded, facts.modules_loadable) {
+            (true, _) => (false, "loaded".to_string()),
+            // Nothing modprobe could do; a missing feature shows up in the sysctl steps.
+            (false, false) => (
+                false,
+                "kernel without loadable modules: built in or unavailable".to_string(),
+            ),
+            (false, true) => (true, format!("{n} not loaded")),
+        };
         out.push(step(
             &r.phase,
             format!("{}/{n}", r.id),
             format!("module {n}"),
-            !loaded,
-            if loaded {
-                "loaded".into()
-            } else {
-                format!("{n} not loaded")
-            },
+            change,
+            reason,
             Action::Script {
                 script: format!("modprobe {}\n", q(n)),
             },

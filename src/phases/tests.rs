@@ -133,6 +133,16 @@ fn step_kinds_table() {
             "br_netfilter not loaded",
         ),
         (
+            "module in a kernel without modules",
+            |f| {
+                f.modules.remove("br_netfilter");
+                f.modules_loadable = false;
+            },
+            "prepare/modules/br_netfilter",
+            false,
+            "kernel without loadable modules: built in or unavailable",
+        ),
+        (
             "file converged",
             |_| {},
             "prepare/containerd-config",

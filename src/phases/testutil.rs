@@ -112,6 +112,7 @@ pub fn fresh(inv: &Inventory, name: &str) -> Facts {
         swaps: vec!["/swapfile".into()],
         fstab_swap: vec!["/swapfile".into()],
         modules: ["overlay".to_string()].into(),
+        modules_loadable: true,
         ..Facts::default()
     };
     f.net.default_interface = Some("ens192".into());
