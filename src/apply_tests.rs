@@ -485,4 +485,38 @@ unless = "test -e /var/lib/otp-test-marker"
             .collect();
         assert_eq!(ids, ["site/service"], "{fourth}");
     }
+
+    /// The embedded node preparation on a real node from a local mirror laid out like the
+    /// lab's: `OTP_ENGINE_MIRROR=http://HOST:PORT` serving `debian/` and `kubernetes/v1.33/deb/`.
+    /// Roles from `OTP_ENGINE_ROLE` (control-plane by default).
+    #[tokio::test]
+    #[ignore]
+    async fn docker_node_prepare() {
+        let books = Playbooks::embedded().unwrap();
+        let mut inv = testutil::inventory();
+        let role = match std::env::var("OTP_ENGINE_ROLE").as_deref() {
+            Ok("load-balancer") => crate::inventory::Role::LoadBalancer,
+            Ok("worker") => crate::inventory::Role::Worker,
+            _ => crate::inventory::Role::ControlPlane,
+        };
+        inv.hosts = vec![testutil::host("node1", "172.31.251.11", &[role])];
+        inv.packages = crate::inventory::PackageSource::Mirror {
+            url: std::env::var("OTP_ENGINE_MIRROR").expect("set OTP_ENGINE_MIRROR"),
+            key_url: None,
+            debian: true,
+        };
+        let first = plan_once(&inv, &books).await;
+        println!("{first}");
+        let report = apply_with(
+            &first,
+            &DockerRunner,
+            &NoopObserver,
+            ApplyOptions::default(),
+        )
+        .await;
+        assert!(report.ok(), "{:#?}", report.failures().collect::<Vec<_>>());
+        let second = plan_once(&inv, &books).await;
+        println!("{second}");
+        assert_eq!(second.changes(), 0, "{second}");
+    }
 }
