@@ -53,6 +53,37 @@ impl Plan {
         self.hosts.iter().find(|h| h.host == host)
     }
 
+    /// A plan with only the steps of `phases` (hosts left without steps are dropped), to apply
+    /// phase by phase when later phases depend on earlier ones across hosts.
+    pub fn only_phases(&self, phases: &[&str]) -> Plan {
+        Plan {
+            hosts: self
+                .hosts
+                .iter()
+                .map(|h| HostPlan {
+                    host: h.host.clone(),
+                    steps: h
+                        .steps
+                        .iter()
+                        .filter(|s| phases.contains(&s.phase.as_str()))
+                        .cloned()
+                        .collect(),
+                })
+                .filter(|h| !h.steps.is_empty())
+                .collect(),
+        }
+    }
+
+    /// Append another plan's steps (per host, in order), e.g. phases planned separately.
+    pub fn extend(&mut self, other: Plan) {
+        for hp in other.hosts {
+            match self.hosts.iter_mut().find(|h| h.host == hp.host) {
+                Some(h) => h.steps.extend(hp.steps),
+                None => self.hosts.push(hp),
+            }
+        }
+    }
+
     /// Hosts with at least one step to apply.
     pub fn hosts_with_changes(&self) -> impl Iterator<Item = &HostPlan> {
         self.hosts.iter().filter(|h| h.changes() > 0)

@@ -610,3 +610,24 @@ fn file_fact_with_leading_zero_mode_matches() {
     ff.mode = "0644".into();
     assert!(!find(&plan_one(&inv, "w1", &f), "prepare/crictl-config").change);
 }
+
+#[test]
+fn plan_phase_helpers() {
+    let inv = inventory();
+    let p = plan(&inv, &all(&inv, fresh), &books()).unwrap();
+    let prep = p.only_phases(&["prepare"]);
+    let ep = p.only_phases(&["endpoint"]);
+    assert_eq!(prep.hosts.len(), 7); // load balancers have apt source steps too
+    assert_eq!(
+        ep.hosts.iter().map(|h| h.host.as_str()).collect::<Vec<_>>(),
+        ["lb1", "lb2"]
+    );
+    assert_eq!(prep.changes() + ep.changes(), p.changes());
+    let mut joined = prep.clone();
+    joined.extend(ep);
+    assert_eq!(joined.changes(), p.changes());
+    assert_eq!(
+        joined.host("lb1").unwrap().steps.len(),
+        p.host("lb1").unwrap().steps.len()
+    );
+}

@@ -5,6 +5,43 @@
 //! come from templates/ (embedded too). `--playbooks DIR` replaces an embedded playbook with
 //! `DIR/<same name>.toml` and an embedded template with `DIR/templates/<same name>`; other
 //! `.toml` files in DIR are added after the embedded ones, in name order.
+//!
+//! # Format
+//!
+//! ```toml
+//! phase = "prepare"                 # steps get ids `prepare/<id>`
+//! description = "..."
+//!
+//! [[step]]
+//! id = "containerd-config"          # optional; default `<kind><n>`; unique per playbook
+//! title = "..."                     # optional; default from kind and target
+//! roles = ["control-plane", "worker"]   # optional; any of control-plane, worker, load-balancer
+//! when = 'os.family == "debian"'    # optional Tera expression over the context
+//! kind = "file"
+//! path = "/etc/containerd/config.toml"
+//! template = "containerd-config.toml"   # or content = "inline {{ template }}"
+//! mode = "0644"                     # default 0644
+//! owner = "root:root"               # default root:root
+//! notify = ["containerd"]           # restart these services when the file changes
+//! ```
+//!
+//! | kind | keys | probe (facts) | action |
+//! |---|---|---|---|
+//! | `package` | `names` (`"kubelet={{ kube_version }}-*"` pins), `hold` | installed version matches, held | one `apt-get install` of what is missing/wrong (+`apt-get update` first), `apt-mark hold`; `dnf install` on RHEL |
+//! | `file` | see above | sha256, mode, owner | atomic write (temp file in the same dir, chown/chmod, rename) |
+//! | `sysctl` | `values = { key = "v" }`, `file` | /proc/sys value, the file | write the sysctl.d file, write /proc/sys |
+//! | `module` | `names`, `file` | /proc/modules, /sys/module | write the modules-load.d file, `modprobe` |
+//! | `service` | `name`, `enabled`, `state` (`running`/`stopped`) | systemctl show | enable/disable, start/stop, restart when notified |
+//! | `swap` | `off = true` | /proc/swaps, /etc/fstab | swapoff, comment fstab, mask swap units |
+//! | `command` | `run`, `unless` | exit code of `unless` | `run` (as root) when `unless` fails |
+//! | `ports-free` | `ports` | listening TCP sockets | none: planning fails naming the busy ports |
+//!
+//! `unless` probes run as root inside the facts script (no extra round trip), so they must not
+//! change anything. They are rendered before facts exist (`os.*` are placeholders then), and
+//! `when` is evaluated only at planning: the fact request covers every step of the host's roles.
+//! Notified services restart at their own `service` step, or at the end of the phase when the
+//! playbook has none; a notifying file newer than the running service's start also restarts it
+//! (a previous run stopped between the write and the restart).
 
 pub mod context;
 pub mod shell;
