@@ -79,6 +79,11 @@ pub enum ResolvedKind {
     PortsFree {
         ports: Vec<u16>,
     },
+    /// Evaluated already (only in [`Mode::Full`]); `ok = false` fails planning.
+    Assert {
+        ok: bool,
+        message: String,
+    },
 }
 
 /// How much of a step to resolve.
@@ -217,6 +222,14 @@ pub fn resolve(
                     run: s("run", run)?,
                     unless: s("unless", unless)?,
                 },
+                StepKind::Assert { that, message } => ResolvedKind::Assert {
+                    ok: mode == Mode::Request
+                        || r.condition(that)
+                            .map_err(|e| err(format!("that {that:?}: {e}")))?,
+                    message: r
+                        .string(message)
+                        .map_err(|e| err(format!("message: {e}")))?,
+                },
                 StepKind::PortsFree { ports } => {
                     let mut p = Vec::new();
                     for port in ports {
@@ -294,7 +307,7 @@ pub fn fact_request(
             ResolvedKind::Command { unless, .. } => {
                 req.probes.insert(st.id, unless);
             }
-            ResolvedKind::Swap | ResolvedKind::PortsFree { .. } => {}
+            ResolvedKind::Swap | ResolvedKind::PortsFree { .. } | ResolvedKind::Assert { .. } => {}
         }
     }
     Ok(req)
@@ -443,6 +456,16 @@ pub fn plan_host(
             ResolvedKind::Swap => steps.push(steps::swap(&r, facts)),
             ResolvedKind::Command { run, .. } => {
                 steps.push(steps::command(&r, run, facts).map_err(step_err)?)
+            }
+            // A passing assertion adds no step: it is a guard, not something to do.
+            ResolvedKind::Assert { ok, message } => {
+                if !ok {
+                    return Err(PlanError::Precondition {
+                        host: host.name.clone(),
+                        step: r.id.clone(),
+                        reason: message.clone(),
+                    });
+                }
             }
             ResolvedKind::PortsFree { ports } => {
                 steps.push(steps::ports_free(&r, ports, facts).map_err(|reason| {

@@ -3,7 +3,7 @@ use std::collections::BTreeSet;
 use super::testutil::*;
 use super::*;
 use crate::facts::{FileFact, Package, Service};
-use crate::inventory::{EndpointMode, PackageSource};
+use crate::inventory::{EndpointMode, PackageSource, Role};
 use crate::plan::Action;
 
 fn plan_one(inv: &Inventory, name: &str, f: &Facts) -> HostPlan {
@@ -464,6 +464,13 @@ fn roles_and_conditions_select_steps() {
             .any(|s| s.id == "prepare/kubernetes-packages")
     );
 
+    // A control plane that is also a worker checks the control-plane ports only.
+    let mut both = inventory();
+    both.hosts[0].roles.insert(Role::Worker);
+    let ids_both = ids(&both, "cp1");
+    assert!(ids_both.contains(&"prepare/control-plane-ports".to_string()));
+    assert!(!ids_both.contains(&"prepare/worker-ports".to_string()));
+
     // An initialised control plane does not check its own (busy) ports.
     let mut f = converged(&inv, "cp1");
     f.kube.kubelet_conf = true;
@@ -558,14 +565,39 @@ fn plan_errors_name_host_and_step() {
 }
 
 #[test]
+fn asserts_fail_planning_with_their_message() {
+    let inv = inventory();
+    let mut f = fresh(&inv, "w1");
+    f.os.id = "rocky".into();
+    f.os.id_like = "rhel centos fedora".into();
+    f.os.version_id = "9.3".into();
+    let e = plan_host(&inv, inv.host("w1").unwrap(), &f, &books()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "w1: step prepare/supported-os cannot run: rocky 9.3: the embedded playbooks install \
+         packages on Debian and Ubuntu only; for the RHEL family bring your own playbooks \
+         (--playbooks DIR)"
+    );
+
+    // haproxy on the control planes themselves must not take the apiserver's port.
+    let mut inv = inventory();
+    inv.hosts[0].roles.insert(Role::LoadBalancer);
+    let f = fresh(&inv, "cp1");
+    let e = plan_host(&inv, inv.host("cp1").unwrap(), &f, &books()).unwrap_err();
+    assert!(e.to_string().starts_with("cp1: step endpoint/frontend-port cannot run: haproxy on a control plane cannot listen on port 6443"), "{e}");
+    inv.cluster.endpoint.as_mut().unwrap().port = 8443;
+    let hp = plan_host(&inv, inv.host("cp1").unwrap(), &f, &books()).unwrap();
+    assert!(hp.steps.iter().any(|s| s.id == "endpoint/haproxy-config"));
+    // A passing assertion is a guard, not a step.
+    assert!(!hp.steps.iter().any(|s| s.id.ends_with("supported-os")));
+}
+
+#[test]
 fn rpm_family_installs_with_dnf() {
     let inv = inventory();
     let mut f = fresh(&inv, "w1");
     f.os.id = "rocky".into();
     f.os.id_like = "rhel centos fedora".into();
-    // The Debian-only steps are left out; the package planner itself speaks dnf.
-    let hp = plan_one(&inv, "w1", &f);
-    assert!(!hp.steps.iter().any(|s| s.id.contains("packages")));
     let r = Resolved {
         phase: "prepare".into(),
         id: "prepare/p".into(),

@@ -35,6 +35,9 @@
 //! | `swap` | `off = true` | /proc/swaps, /etc/fstab | swapoff, comment fstab, mask swap units |
 //! | `command` | `run`, `unless` | exit code of `unless` | `run` (as root) when `unless` fails |
 //! | `ports-free` | `ports` | listening TCP sockets | none: planning fails naming the busy ports |
+//! | `assert` | `that` (Tera expression), `message` | the expression | none: planning fails with `message` |
+//!
+//! Tera's `not` binds loosely and mixes badly with `or`/comparisons: write `x == false`.
 //!
 //! `unless` probes run as root inside the facts script (no extra round trip), so they must not
 //! change anything. They are rendered before facts exist (`os.*` are placeholders then), and
@@ -199,6 +202,8 @@ pub enum StepKind {
     Command { run: String, unless: String },
     /// TCP ports that must be free (nothing listening); planning fails naming the port if not.
     PortsFree { ports: Vec<String> },
+    /// A condition that must hold (Tera expression); planning fails with `message` otherwise.
+    Assert { that: String, message: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -232,6 +237,7 @@ impl StepKind {
             StepKind::Swap { .. } => "swap",
             StepKind::Command { .. } => "command",
             StepKind::PortsFree { .. } => "ports-free",
+            StepKind::Assert { .. } => "assert",
         }
     }
 }
