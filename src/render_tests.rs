@@ -52,3 +52,26 @@ fn rendered_file_snapshots() {
         String::from_utf8(list.content.clone()).unwrap()
     );
 }
+
+#[test]
+fn signed_mirror_sources() {
+    let mut inv = inventory();
+    inv.packages = crate::inventory::PackageSource::Mirror {
+        url: "https://mirror.bank.example/".into(),
+        key_url: Some("https://mirror.bank.example/key.asc".into()),
+        debian: true,
+    };
+    let (files, _) = host_files(&inv, &books()).unwrap();
+    let get = |path: &str| {
+        let f = files.iter().find(|f| f.host == "w1" && f.path == path).unwrap();
+        String::from_utf8(f.content.clone()).unwrap()
+    };
+    insta::assert_snapshot!(
+        "w1_signed_mirror_sources",
+        format!(
+            "{}\n{}",
+            get("/etc/apt/sources.list"),
+            get("/etc/apt/sources.list.d/kubernetes.list")
+        )
+    );
+}
