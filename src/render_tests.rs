@@ -63,7 +63,10 @@ fn signed_mirror_sources() {
     };
     let (files, _) = host_files(&inv, &books()).unwrap();
     let get = |path: &str| {
-        let f = files.iter().find(|f| f.host == "w1" && f.path == path).unwrap();
+        let f = files
+            .iter()
+            .find(|f| f.host == "w1" && f.path == path)
+            .unwrap();
         String::from_utf8(f.content.clone()).unwrap()
     };
     insta::assert_snapshot!(

@@ -31,6 +31,9 @@ pub enum PlanError {
         step: String,
         reason: String,
     },
+    /// Several hosts failed to plan; every one is reported, not just the first.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Hosts(Vec<PlanError>),
 }
 
 /// A playbook step after `roles`/`when` selection and template rendering.
@@ -334,13 +337,21 @@ pub fn plan(
     books: &Playbooks,
 ) -> Result<Plan, PlanError> {
     let mut plan = Plan::default();
+    let mut errors = Vec::new();
     for host in &inv.hosts {
         let Some(f) = facts.get(&host.name) else {
             continue;
         };
-        plan.hosts.push(plan_host(inv, host, f, books)?);
+        match plan_host(inv, host, f, books) {
+            Ok(hp) => plan.hosts.push(hp),
+            Err(e) => errors.push(e),
+        }
     }
-    Ok(plan)
+    match errors.len() {
+        0 => Ok(plan),
+        1 => Err(errors.remove(0)),
+        _ => Err(PlanError::Hosts(errors)),
+    }
 }
 
 /// Files that notify services, within one phase.

@@ -497,6 +497,21 @@ fn busy_port_on_fresh_node_fails_naming_host_and_port() {
 }
 
 #[test]
+fn every_failing_host_is_reported() {
+    let inv = inventory();
+    let mut facts = all(&inv, fresh);
+    facts.get_mut("cp2").unwrap().listening_tcp.insert(2379);
+    facts.get_mut("w2").unwrap().listening_tcp.insert(10250);
+    let e = plan(&inv, &facts, &books()).unwrap_err().to_string();
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 2, "{e}");
+    assert!(
+        lines[0].starts_with("cp2: step prepare/control-plane-ports cannot run: TCP port(s) 2379")
+    );
+    assert!(lines[1].starts_with("w2: step prepare/worker-ports cannot run: TCP port(s) 10250"));
+}
+
+#[test]
 fn fact_request_covers_what_planners_read() {
     let inv = inventory();
     let req = fact_request(&inv, inv.host("cp1").unwrap(), &books()).unwrap();
