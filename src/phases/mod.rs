@@ -329,6 +329,36 @@ pub fn fact_requests(
         .collect()
 }
 
+/// Cross-host findings that do not stop a run but deserve the operator's eye: kubeadm needs a
+/// unique hostname, MAC and product_uuid per node, and cloned images often share machine-ids.
+/// Empty identifiers (containers have no DMI product_uuid) are ignored.
+pub fn warnings(facts: &BTreeMap<String, Facts>) -> Vec<String> {
+    let mut out = Vec::new();
+    let checks: [(&str, fn(&Facts) -> &str); 3] = [
+        ("hostname", |f| f.hostname.as_str()),
+        ("machine-id", |f| f.machine_id.as_str()),
+        ("product_uuid", |f| f.product_uuid.as_str()),
+    ];
+    for (what, get) in checks {
+        let mut seen: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (host, f) in facts {
+            let v = get(f);
+            if !v.is_empty() {
+                seen.entry(v).or_default().push(host.as_str());
+            }
+        }
+        for (v, hosts) in seen {
+            if hosts.len() > 1 {
+                out.push(format!(
+                    "hosts {} share the {what} {v} (cloned image?); give each node its own",
+                    hosts.join(", ")
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Plan every host of the inventory that has facts in `facts` (hosts left out, e.g. by
 /// `--limit`, are skipped; callers decide whether that is an error).
 pub fn plan(

@@ -678,3 +678,20 @@ fn plan_phase_helpers() {
         p.host("lb1").unwrap().steps.len()
     );
 }
+
+#[test]
+fn duplicate_identities_are_warned() {
+    let inv = inventory();
+    let mut facts = all(&inv, fresh);
+    assert!(warnings(&facts).is_empty());
+    facts.get_mut("w1").unwrap().machine_id = "abc".into();
+    facts.get_mut("w2").unwrap().machine_id = "abc".into();
+    facts.get_mut("cp3").unwrap().hostname = "cp1".into();
+    assert_eq!(
+        warnings(&facts),
+        [
+            "hosts cp1, cp3 share the hostname cp1 (cloned image?); give each node its own",
+            "hosts w1, w2 share the machine-id abc (cloned image?); give each node its own",
+        ]
+    );
+}
