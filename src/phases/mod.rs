@@ -334,7 +334,8 @@ pub fn fact_requests(
 /// Empty identifiers (containers have no DMI product_uuid) are ignored.
 pub fn warnings(facts: &BTreeMap<String, Facts>) -> Vec<String> {
     let mut out = Vec::new();
-    let checks: [(&str, fn(&Facts) -> &str); 3] = [
+    type Field = fn(&Facts) -> &str;
+    let checks: [(&str, Field); 3] = [
         ("hostname", |f| f.hostname.as_str()),
         ("machine-id", |f| f.machine_id.as_str()),
         ("product_uuid", |f| f.product_uuid.as_str()),
