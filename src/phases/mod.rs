@@ -246,18 +246,14 @@ pub fn resolve(
                     ResolvedKind::PortsFree { ports: p }
                 }
             };
+            let title = match &spec.title {
+                Some(t) => Some(r.string(t).map_err(|e| err(format!("title: {e}")))?),
+                None => None,
+            };
             out.push(Resolved {
                 phase: book.phase.clone(),
                 id,
-                title: match &spec.title {
-                    Some(t) => Some(r.string(t).map_err(|e| PlanError::Step {
-                        host: host.name.clone(),
-                        file: book.file.clone(),
-                        step: spec.id.clone().unwrap_or_default(),
-                        reason: format!("title: {e}"),
-                    })?),
-                    None => None,
-                },
+                title,
                 kind,
             });
         }
