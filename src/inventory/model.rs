@@ -388,3 +388,6 @@ impl OidcSettings {
         }
     }
 }
+
+/// Kubernetes minor versions (`1.N`) this release of otp-provision can install.
+pub const SUPPORTED_KUBERNETES_MINORS: std::ops::RangeInclusive<u32> = 31..=37;

@@ -901,6 +901,25 @@ mod tests {
         snapshot_case("lb_on_cp", &fixtures::lb_on_control_planes());
     }
 
+    /// Every file under the cluster template folders is embedded (a new one must be listed).
+    #[test]
+    fn every_template_file_is_embedded() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut on_disk = Vec::new();
+        for dir in ["kubeadm", "lb", "security", "cni"] {
+            for e in std::fs::read_dir(root.join(dir)).unwrap() {
+                on_disk.push(format!(
+                    "{dir}/{}",
+                    e.unwrap().file_name().to_string_lossy()
+                ));
+            }
+        }
+        on_disk.sort();
+        let mut embedded: Vec<String> = TEMPLATES.iter().map(|(n, _)| n.to_string()).collect();
+        embedded.sort();
+        assert_eq!(on_disk, embedded);
+    }
+
     #[test]
     fn which_host_gets_which_file() {
         let inv = fixtures::ha();
