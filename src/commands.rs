@@ -152,25 +152,274 @@ fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// The SSH-driven commands. Filled in as the engine lands.
+/// The SSH-driven commands: `plan` and `up` share [`crate::run::prepare`].
 mod engine {
+    use anyhow::Context;
+
     use super::*;
+    use crate::journal::{Event, Journal};
+    use crate::plan::Plan;
+    use crate::playbook::Playbooks;
+    use crate::run::{self, Unreachable};
+
+    fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")
+    }
+
+    fn journal(inv: &Inventory, command: &str) -> anyhow::Result<Journal> {
+        let j = Journal::create(&inv.run.state_dir, command)?;
+        j.record(&Event::RunStarted {
+            command,
+            inventory: &inv.source.display().to_string(),
+            version: env!("CARGO_PKG_VERSION"),
+        });
+        Ok(j)
+    }
+
+    fn playbooks(global: &Global) -> anyhow::Result<Playbooks> {
+        Playbooks::load(global.playbooks.as_deref()).map_err(|e| invalid(e.to_string()))
+    }
+
+    fn report_unreachable(rep: &Reporter, unreachable: &[Unreachable]) {
+        for u in unreachable {
+            rep.error(format!("{}: unreachable: {}", u.host, u.error));
+        }
+    }
 
     pub fn facts(global: &Global, rep: &Reporter) -> anyhow::Result<u8> {
-        let _inv = load_inventory(global, rep)?;
-        anyhow::bail!("facts: engine not wired yet")
+        let inv = load_inventory(global, rep)?;
+        let books = playbooks(global)?;
+        let j = journal(&inv, "facts")?;
+        let reqs = crate::phases::fact_requests(&inv, &books, &global.limit)?;
+        let started = std::time::Instant::now();
+        let g = runtime()?.block_on(async {
+            let g = run::gather(&inv, &reqs, rep, &j).await;
+            run::close_all(&g.conns).await;
+            g
+        });
+        let ok = g.unreachable.is_empty();
+        j.record(&Event::RunFinished {
+            ok,
+            changes_applied: 0,
+            ms: started.elapsed().as_millis() as u64,
+        });
+        if rep.json() {
+            rep.json_doc(&serde_json::json!({
+                "ok": ok,
+                "hosts": g.facts,
+                "unreachable": g.unreachable,
+            }));
+        } else {
+            for (host, f) in &g.facts {
+                rep.out(summarize_facts(host, f));
+            }
+        }
+        report_unreachable(rep, &g.unreachable);
+        Ok(if ok { exit::OK } else { exit::FAILED })
     }
-    pub fn plan(global: &Global, rep: &Reporter, _detailed: bool) -> anyhow::Result<u8> {
-        let _inv = load_inventory(global, rep)?;
-        anyhow::bail!("plan: engine not wired yet")
+
+    fn summarize_facts(host: &str, f: &crate::facts::Facts) -> String {
+        let pkg = |n: &str| {
+            f.packages
+                .get(n)
+                .map(|p| format!("{n} {}{}", p.version, if p.held { " (held)" } else { "" }))
+        };
+        let svc = |n: &str| f.services.get(n).map(|s| format!("{n} {}", s.active));
+        let mut extra: Vec<String> = ["containerd", "kubeadm", "kubelet"]
+            .iter()
+            .filter_map(|n| pkg(n))
+            .collect();
+        extra.extend(["containerd", "kubelet"].iter().filter_map(|n| svc(n)));
+        format!(
+            "{host}: {} {}, kernel {} {}, {} CPU, {} MiB, hostname {}, swap {}{}{}",
+            if f.os.pretty_name.is_empty() {
+                &f.os.id
+            } else {
+                &f.os.pretty_name
+            },
+            f.os.version_id,
+            f.kernel,
+            f.arch,
+            f.cpus,
+            f.mem_total_kib / 1024,
+            f.hostname,
+            if f.swap_active { "on" } else { "off" },
+            if extra.is_empty() { "" } else { "; " },
+            extra.join(", ")
+        )
     }
+
+    fn print_plan(rep: &Reporter, plan: &Plan) {
+        for h in &plan.hosts {
+            let changes = h.changes();
+            let same = h.steps.len() - changes;
+            if changes == 0 {
+                rep.out(format!(
+                    "{}: nothing to do ({same} steps up to date)",
+                    h.host
+                ));
+            } else {
+                rep.out(format!(
+                    "{}: {changes} to change, {same} up to date",
+                    h.host
+                ));
+            }
+            for s in &h.steps {
+                if s.change {
+                    rep.out(format!("  + {}: {}", s.title, s.reason));
+                } else if rep.verbose > 0 {
+                    rep.out(format!("  = {}: {}", s.title, s.reason));
+                }
+            }
+        }
+    }
+
+    fn plan_json(plan: &Plan, unreachable: &[Unreachable]) -> serde_json::Value {
+        serde_json::json!({
+            "changes": plan.changes(),
+            "hosts": plan.hosts,
+            "unreachable": unreachable,
+        })
+    }
+
+    pub fn plan(global: &Global, rep: &Reporter, detailed: bool) -> anyhow::Result<u8> {
+        let inv = load_inventory(global, rep)?;
+        let books = playbooks(global)?;
+        let j = journal(&inv, "plan")?;
+        let started = std::time::Instant::now();
+        let prepared = runtime()?.block_on(async {
+            let p = run::prepare(&inv, &books, &global.limit, rep, &j).await;
+            if let Ok(p) = &p {
+                run::close_all(&p.gathered.conns).await;
+            }
+            p
+        })?;
+        let plan = &prepared.plan;
+        let unreachable = &prepared.gathered.unreachable;
+        j.record(&Event::RunFinished {
+            ok: unreachable.is_empty(),
+            changes_applied: 0,
+            ms: started.elapsed().as_millis() as u64,
+        });
+        if rep.json() {
+            let mut doc = plan_json(plan, unreachable);
+            doc["ok"] = serde_json::Value::Bool(unreachable.is_empty());
+            rep.json_doc(&doc);
+        } else {
+            print_plan(rep, plan);
+            rep.out(format!(
+                "plan: {} change(s) on {} host(s)",
+                plan.changes(),
+                plan.hosts.iter().filter(|h| h.changes() > 0).count()
+            ));
+        }
+        report_unreachable(rep, unreachable);
+        if !unreachable.is_empty() {
+            return Ok(exit::FAILED);
+        }
+        Ok(if detailed && plan.changes() > 0 {
+            exit::CHANGES
+        } else {
+            exit::OK
+        })
+    }
+
     pub fn up(global: &Global, rep: &Reporter) -> anyhow::Result<u8> {
-        let _inv = load_inventory(global, rep)?;
-        anyhow::bail!("up: engine not wired yet")
+        let inv = load_inventory(global, rep)?;
+        let books = playbooks(global)?;
+        let j = journal(&inv, "up")?;
+        let started = std::time::Instant::now();
+        let rt = runtime()?;
+        let prepared = rt.block_on(run::prepare(&inv, &books, &global.limit, rep, &j))?;
+        let plan = &prepared.plan;
+        let g = &prepared.gathered;
+        let mut report = None;
+        if plan.changes() == 0 {
+            if !rep.json() {
+                print_plan(rep, plan);
+                rep.out("up: nothing to do");
+            }
+        } else {
+            if !rep.json() {
+                print_plan(rep, plan);
+            }
+            if !global.yes {
+                if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                    rt.block_on(run::close_all(&g.conns));
+                    return Err(invalid(
+                        "up: changes are pending and stdin is not a terminal; \
+                         review them with `otp-provision plan` and re-run with --yes",
+                    ));
+                }
+                if !rep.confirm(&format!("Apply {} change(s)?", plan.changes())) {
+                    rt.block_on(run::close_all(&g.conns));
+                    rep.out("up: cancelled, nothing changed");
+                    return Ok(exit::FAILED);
+                }
+            }
+            report = Some(rt.block_on(run::apply(&inv, plan, &g.conns, rep, &j)));
+        }
+        rt.block_on(run::close_all(&g.conns));
+        let applied: usize = report
+            .as_ref()
+            .map(|r| r.hosts.iter().map(|h| h.applied).sum())
+            .unwrap_or(0);
+        let failed: Vec<_> = report
+            .as_ref()
+            .map(|r| r.failures().cloned().collect())
+            .unwrap_or_default();
+        let ok = failed.is_empty() && g.unreachable.is_empty();
+        j.record(&Event::RunFinished {
+            ok,
+            changes_applied: applied,
+            ms: started.elapsed().as_millis() as u64,
+        });
+        if rep.json() {
+            let mut doc = plan_json(plan, &g.unreachable);
+            doc["ok"] = serde_json::Value::Bool(ok);
+            doc["applied"] = serde_json::json!(applied);
+            doc["report"] = serde_json::to_value(&report).unwrap_or_default();
+            rep.json_doc(&doc);
+        } else if report.is_some() {
+            rep.out(format!(
+                "up: {applied} change(s) applied in {:.1}s",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        for h in &failed {
+            if let Some(f) = &h.failed {
+                rep.error(format!("{}: {f}", h.host));
+            }
+        }
+        report_unreachable(rep, &g.unreachable);
+        rep.info(format!("journal: {}", j.path().display()));
+        Ok(if ok { exit::OK } else { exit::FAILED })
     }
+
     pub fn render(global: &Global, rep: &Reporter, out: &Path) -> anyhow::Result<u8> {
-        let _inv = load_inventory(global, rep)?;
-        let _ = out;
-        anyhow::bail!("render: engine not wired yet")
+        let inv = load_inventory(global, rep)?;
+        let books = playbooks(global)?;
+        let r = crate::render::render_all(&inv, &books, out)
+            .with_context(|| format!("render into {}", out.display()))?;
+        for n in &r.notes {
+            rep.warn(n);
+        }
+        if rep.json() {
+            rep.json_doc(&serde_json::json!({
+                "ok": true,
+                "files": r.files,
+                "notes": r.notes,
+            }));
+        } else {
+            rep.out(format!(
+                "render: {} file(s) written under {}",
+                r.files.len(),
+                out.display()
+            ));
+        }
+        Ok(exit::OK)
     }
 }
