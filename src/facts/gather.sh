@@ -129,4 +129,7 @@ cat /proc/net/tcp /proc/net/tcp6 2>/dev/null
 sec probes
 otp_probes
 
+sec reports
+otp_reports
+
 sec end

@@ -27,6 +27,9 @@ pub struct FactRequest {
     /// `unless` probes of command steps: step id -> shell command. Each runs inside the facts
     /// script (so probing costs no extra round trip); its exit code lands in [`Facts::probes`].
     pub probes: BTreeMap<String, String>,
+    /// Read-only report scripts: name -> shell script. Each runs inside the facts script (no
+    /// extra round trip); its stdout lands in [`Facts::reports`] for a phase's own parser.
+    pub reports: BTreeMap<String, String>,
 }
 
 impl FactRequest {
@@ -36,6 +39,7 @@ impl FactRequest {
         self.services.extend(other.services);
         self.sysctls.extend(other.sysctls);
         self.probes.extend(other.probes);
+        self.reports.extend(other.reports);
     }
 }
 
@@ -75,6 +79,9 @@ pub struct Facts {
     pub listening_tcp: BTreeSet<u16>,
     /// Exit code of each requested `unless` probe (step id -> code).
     pub probes: BTreeMap<String, i32>,
+    /// Stdout of each requested report script (name -> text).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub reports: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -286,6 +293,17 @@ pub fn script(req: &FactRequest) -> String {
             "  timeout 60 sh -c {} </dev/null >/dev/null 2>&1; printf '%s\\t%s\\n' {} \"$?\"",
             q(cmd),
             q(id)
+        );
+    }
+    s.push_str("}\n");
+    s.push_str("otp_reports() {\n  :\n");
+    for (name, cmd) in &req.reports {
+        // base64 keeps a report's own lines from looking like section markers.
+        let _ = writeln!(
+            s,
+            "  printf '%s\\t%s\\n' {} \"$(timeout 60 sh -c {} </dev/null 2>/dev/null | base64 -w0)\"",
+            q(name),
+            q(cmd)
         );
     }
     s.push_str("}\n");

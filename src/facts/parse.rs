@@ -87,6 +87,11 @@ pub fn parse(host: &str, text: &str) -> Result<Facts, FactsError> {
     let net = net(s("route"), s("addr"));
     let listening_tcp = listen(s("listen"));
     let probes = probes(s("probes")).map_err(|e| err("probes", e))?;
+    // Optional so output of an older script (no reports) still parses.
+    let reports = match secs.get("reports") {
+        Some(lines) => reports(lines).map_err(|e| err("reports", e))?,
+        None => BTreeMap::new(),
+    };
 
     Ok(Facts {
         hostname,
@@ -115,6 +120,7 @@ pub fn parse(host: &str, text: &str) -> Result<Facts, FactsError> {
         net,
         listening_tcp,
         probes,
+        reports,
     })
 }
 
@@ -535,6 +541,22 @@ pub fn probes(lines: &[&str]) -> Result<BTreeMap<String, i32>, String> {
             .parse::<i32>()
             .map_err(|_| format!("bad exit code in {line:?}"))?;
         out.insert(id.to_string(), code);
+    }
+    Ok(out)
+}
+
+/// `name<TAB>base64(stdout)` lines.
+pub fn reports(lines: &[&str]) -> Result<BTreeMap<String, String>, String> {
+    use base64::Engine;
+    let mut out = BTreeMap::new();
+    for line in lines.iter().filter(|l| !l.trim().is_empty()) {
+        let (name, b64) = line
+            .split_once('\t')
+            .ok_or_else(|| format!("expected name<TAB>base64, got {line:?}"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| format!("report {name}: bad base64: {e}"))?;
+        out.insert(name.to_string(), String::from_utf8_lossy(&bytes).into_owned());
     }
     Ok(out)
 }

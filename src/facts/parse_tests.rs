@@ -379,7 +379,20 @@ fn request() -> FactRequest {
         "p/out".into(),
         "echo noise; echo more >&2; test -e /".into(),
     );
+    req.reports.insert(
+        "r/markers".into(),
+        "printf '@@section end\\nline two\\n'; echo err >&2".into(),
+    );
     req
+}
+
+#[test]
+fn reports_table() {
+    let r = reports(&["a\taGkK", "empty\t", ""]).unwrap();
+    assert_eq!(r["a"], "hi\n");
+    assert_eq!(r["empty"], "");
+    assert!(reports(&["no tab"]).is_err());
+    assert!(reports(&["x\t!!!"]).is_err());
 }
 
 #[test]
@@ -424,6 +437,8 @@ fn real_script_runs_locally() {
     assert_eq!(f.probes["p/true"], 0);
     assert_eq!(f.probes["p/quote's"], 3);
     assert_eq!(f.probes["p/out"], 0);
+    // A report's output comes back verbatim, even lines that look like section markers.
+    assert_eq!(f.reports["r/markers"], "@@section end\nline two\n");
     if let Some(s) = f.services.get("no-such-service-otp") {
         assert_eq!(s.enabled, "not-found");
     }
