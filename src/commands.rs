@@ -277,11 +277,31 @@ mod engine {
         }
     }
 
-    fn plan_json(plan: &Plan, unreachable: &[Unreachable]) -> serde_json::Value {
+    fn print_cluster(rep: &Reporter, p: &run::Prepared) {
+        if let Some(why) = &p.cluster_skipped {
+            rep.out(format!("cluster: not planned: {why}"));
+        } else if p.cluster.is_empty() {
+            rep.out("cluster: nothing to do");
+        } else {
+            rep.out(format!("cluster: {} step(s)", p.cluster.len()));
+            for s in &p.cluster {
+                rep.out(format!(
+                    "  + [{}] {}: {}: {}",
+                    s.wave, s.host, s.title, s.reason
+                ));
+            }
+        }
+    }
+
+    fn plan_json(p: &run::Prepared) -> serde_json::Value {
         serde_json::json!({
-            "changes": plan.changes(),
-            "hosts": plan.hosts,
-            "unreachable": unreachable,
+            "changes": p.changes(),
+            "hosts": p.plan.hosts,
+            "cluster": p.cluster.iter().map(|s| serde_json::json!({
+                "id": s.id, "host": s.host, "wave": s.wave, "title": s.title, "reason": s.reason,
+            })).collect::<Vec<_>>(),
+            "cluster_skipped": p.cluster_skipped,
+            "unreachable": p.gathered.unreachable,
         })
     }
 
@@ -305,22 +325,24 @@ mod engine {
             ms: started.elapsed().as_millis() as u64,
         });
         if rep.json() {
-            let mut doc = plan_json(plan, unreachable);
+            let mut doc = plan_json(&prepared);
             doc["ok"] = serde_json::Value::Bool(unreachable.is_empty());
             rep.json_doc(&doc);
         } else {
             print_plan(rep, plan);
+            print_cluster(rep, &prepared);
             rep.out(format!(
-                "plan: {} change(s) on {} host(s)",
+                "plan: {} node change(s) on {} host(s), {} cluster step(s)",
                 plan.changes(),
-                plan.hosts.iter().filter(|h| h.changes() > 0).count()
+                plan.hosts.iter().filter(|h| h.changes() > 0).count(),
+                prepared.cluster.len()
             ));
         }
         report_unreachable(rep, unreachable);
         if !unreachable.is_empty() {
             return Ok(exit::FAILED);
         }
-        Ok(if detailed && plan.changes() > 0 {
+        Ok(if detailed && prepared.changes() > 0 {
             exit::CHANGES
         } else {
             exit::OK
@@ -336,16 +358,17 @@ mod engine {
         let prepared = rt.block_on(run::prepare(&inv, &books, &global.limit, rep, &j))?;
         let plan = &prepared.plan;
         let g = &prepared.gathered;
+        if !rep.json() {
+            print_plan(rep, plan);
+            print_cluster(rep, &prepared);
+        }
         let mut report = None;
-        if plan.changes() == 0 {
+        let mut cluster_result = None;
+        if prepared.changes() == 0 {
             if !rep.json() {
-                print_plan(rep, plan);
                 rep.out("up: nothing to do");
             }
         } else {
-            if !rep.json() {
-                print_plan(rep, plan);
-            }
             if !global.yes {
                 if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
                     rt.block_on(run::close_all(&g.conns));
@@ -354,16 +377,23 @@ mod engine {
                          review them with `otp-provision plan` and re-run with --yes",
                     ));
                 }
-                if !rep.confirm(&format!("Apply {} change(s)?", plan.changes())) {
+                if !rep.confirm(&format!("Apply {} change(s)?", prepared.changes())) {
                     rt.block_on(run::close_all(&g.conns));
                     rep.out("up: cancelled, nothing changed");
                     return Ok(exit::FAILED);
                 }
             }
-            report = Some(rt.block_on(run::apply(&inv, plan, &g.conns, rep, &j)));
+            let r = rt.block_on(run::apply(&inv, plan, &g.conns, rep, &j));
+            // Cluster steps build on prepared nodes: never start them over a failed node.
+            if r.ok() && !prepared.cluster.is_empty() {
+                let obs = run::RunObserver { rep, journal: &j };
+                cluster_result =
+                    Some(rt.block_on(run::cluster::execute(&prepared.cluster, &g.conns, &obs)));
+            }
+            report = Some(r);
         }
         rt.block_on(run::close_all(&g.conns));
-        let applied: usize = report
+        let mut applied: usize = report
             .as_ref()
             .map(|r| r.hosts.iter().map(|h| h.applied).sum())
             .unwrap_or(0);
@@ -371,17 +401,24 @@ mod engine {
             .as_ref()
             .map(|r| r.failures().cloned().collect())
             .unwrap_or_default();
-        let ok = failed.is_empty() && g.unreachable.is_empty();
+        let mut cluster_error = None;
+        match cluster_result {
+            Some(Ok(n)) => applied += n,
+            Some(Err(e)) => cluster_error = Some(e.to_string()),
+            None => {}
+        }
+        let ok = failed.is_empty() && g.unreachable.is_empty() && cluster_error.is_none();
         j.record(&Event::RunFinished {
             ok,
             changes_applied: applied,
             ms: started.elapsed().as_millis() as u64,
         });
         if rep.json() {
-            let mut doc = plan_json(plan, &g.unreachable);
+            let mut doc = plan_json(&prepared);
             doc["ok"] = serde_json::Value::Bool(ok);
             doc["applied"] = serde_json::json!(applied);
             doc["report"] = serde_json::to_value(&report).unwrap_or_default();
+            doc["cluster_error"] = serde_json::json!(cluster_error);
             rep.json_doc(&doc);
         } else if report.is_some() {
             rep.out(format!(
@@ -393,6 +430,9 @@ mod engine {
             if let Some(f) = &h.failed {
                 rep.error(format!("{}: {f}", h.host));
             }
+        }
+        if let Some(e) = &cluster_error {
+            rep.error(e);
         }
         report_unreachable(rep, &g.unreachable);
         rep.info(format!("journal: {}", j.path().display()));

@@ -556,7 +556,10 @@ pub fn reports(lines: &[&str]) -> Result<BTreeMap<String, String>, String> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64.trim())
             .map_err(|e| format!("report {name}: bad base64: {e}"))?;
-        out.insert(name.to_string(), String::from_utf8_lossy(&bytes).into_owned());
+        out.insert(
+            name.to_string(),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        );
     }
     Ok(out)
 }

@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use futures::StreamExt;
 
+pub mod cluster;
+
 use crate::apply::{self, CommandRecord, Observer, StepResult};
 use crate::facts::{self, FactRequest, Facts};
 use crate::inventory::Inventory;
@@ -163,7 +165,18 @@ pub async fn gather(
 /// The planning half of `up`, shared with `plan`.
 pub struct Prepared {
     pub gathered: Gathered,
+    /// Node-level steps (playbooks).
     pub plan: Plan,
+    /// Cluster steps (kubeadm init/join, CNI, tokens, kubeconfig), in waves.
+    pub cluster: Vec<crate::phases::cluster::ClusterStep>,
+    /// Why the cluster phase was not planned, when it was not.
+    pub cluster_skipped: Option<String>,
+}
+
+impl Prepared {
+    pub fn changes(&self) -> usize {
+        self.plan.changes() + self.cluster.len()
+    }
 }
 
 pub async fn prepare(
@@ -173,13 +186,40 @@ pub async fn prepare(
     rep: &Reporter,
     journal: &Journal,
 ) -> anyhow::Result<Prepared> {
-    let reqs = phases::fact_requests(inv, books, limit)?;
+    let mut reqs = phases::fact_requests(inv, books, limit)?;
+    cluster::add_probe_reports(inv, &mut reqs);
     let gathered = gather(inv, &reqs, rep, journal).await;
     for w in phases::warnings(&gathered.facts) {
         rep.warn(w);
     }
     let plan = phases::plan(inv, &gathered.facts, books)?;
-    Ok(Prepared { gathered, plan })
+    let (cluster, cluster_skipped) = if !limit.is_empty() {
+        // Cluster steps need every host's state (tokens on a control plane, joins in order);
+        // a partial view could plan a second init. --limit is for node preparation only.
+        (
+            Vec::new(),
+            Some("--limit restricts the run to node preparation".to_string()),
+        )
+    } else if !gathered.unreachable.is_empty() {
+        (Vec::new(), Some("some hosts are unreachable".to_string()))
+    } else {
+        let obs = RunObserver { rep, journal };
+        let state = cluster::state(inv, &gathered.facts, &gathered.conns, &obs).await?;
+        let mut steps = crate::phases::cluster::plan_cluster(inv, &state)?;
+        // haproxy + keepalived on load-balancer hosts are node steps (playbooks/endpoint.toml);
+        // the cluster planner's own load-balancer step only serves control planes doubling as
+        // load balancers (no load-balancer hosts in the inventory).
+        if inv.load_balancers().next().is_some() {
+            steps.retain(|s| s.kind != crate::phases::cluster::StepKind::LoadBalancer);
+        }
+        (steps, None)
+    };
+    Ok(Prepared {
+        gathered,
+        plan,
+        cluster,
+        cluster_skipped,
+    })
 }
 
 /// Apply `plan` over the open connections.
