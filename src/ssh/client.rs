@@ -459,10 +459,10 @@ impl Connection {
             host: t.name.clone(),
             reason,
         };
-        let probe = self
-            .run(sudo::PROBE_NOPASSWD, None, None, limit, "sudo -n probe")
-            .await?;
-        let mode = if probe.success() {
+        let probe = self.run(sudo::PROBE, None, None, limit, "sudo probe").await?;
+        let mode = if probe.success() && probe.stdout_str().trim() == "uid0" {
+            SudoMode::Direct
+        } else if probe.success() {
             SudoMode::NoPassword
         } else if sudo::needs_password(&probe.stderr_str()) {
             let (pw, source) = match &t.sudo_password_env {
@@ -553,11 +553,7 @@ impl Connection {
             secs: limit.as_secs(),
             what: what.to_string(),
         };
-        let channel = match timeout_at(deadline, self.inner.handle.channel_open_session()).await {
-            Err(_) => return Err(timed_out()),
-            Ok(Err(e)) => return Err(self.lost(what, &format!("cannot open a session ({e})"))),
-            Ok(Ok(c)) => c,
-        };
+        let channel = self.open_session(deadline, limit, what).await?;
         let (mut reader, writer) = channel.split();
         // Drain in a task of its own: russh blocks the whole connection when one channel's
         // queue is full (head-of-line blocking).
@@ -565,7 +561,6 @@ impl Connection {
             let mut out = Output::default();
             let mut refused = false;
             let mut exited_at: Option<Instant> = None;
-            let mut eof = false;
             loop {
                 let msg = match exited_at {
                     None => reader.wait().await,
@@ -601,17 +596,11 @@ impl Connection {
                         refused = true;
                         break;
                     }
-                    Some(ChannelMsg::Eof) => {
-                        eof = true;
-                        if exited_at.is_some() {
-                            break;
-                        }
-                    }
+                    // After EOF keep reading until the server's CLOSE (it follows at once): OpenSSH
+                    // frees the session slot (MaxSessions) only when both sides closed.
+                    Some(ChannelMsg::Eof) => {}
                     Some(ChannelMsg::Close) | None => break,
                     Some(_) => {}
-                }
-                if eof && exited_at.is_some() {
-                    break;
                 }
             }
             (out, exited_at.is_some(), refused)
@@ -661,6 +650,38 @@ impl Connection {
                     return Err(self.lost(what, "no exit status received"));
                 }
                 Ok(out)
+            }
+        }
+    }
+
+    /// Open a session channel. A refusal (OpenSSH's MaxSessions, counted until the server has
+    /// finished tearing down earlier channels, or sessions of other clients) is retried with
+    /// backoff until the command's deadline.
+    async fn open_session(
+        &self,
+        deadline: Instant,
+        limit: Duration,
+        what: &str,
+    ) -> Result<russh::Channel<client::Msg>, SshError> {
+        let mut backoff = Duration::from_millis(20);
+        loop {
+            match timeout_at(deadline, self.inner.handle.channel_open_session()).await {
+                Err(_) => {
+                    return Err(SshError::Timeout {
+                        host: self.target.name.clone(),
+                        secs: limit.as_secs(),
+                        what: format!("{what} (waiting for a session channel)"),
+                    });
+                }
+                Ok(Ok(c)) => return Ok(c),
+                Ok(Err(russh::Error::ChannelOpenFailure(f)))
+                    if Instant::now() + backoff < deadline && !self.inner.handle.is_closed() =>
+                {
+                    tracing::debug!(host = %self.target.name, "session refused ({f:?}), retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+                Ok(Err(e)) => return Err(self.lost(what, &format!("cannot open a session ({e})"))),
             }
         }
     }

@@ -16,8 +16,10 @@ pub(crate) enum SudoMode {
     Password(Secret),
 }
 
-/// Probe run as the login user: succeeds only when sudo needs no password for `sh -c`.
-pub(crate) const PROBE_NOPASSWD: &str = "sudo -n -- sh -c true";
+/// Probe run as the login user: prints `uid0` for any uid-0 login (whatever its name),
+/// otherwise succeeds only when sudo needs no password for `sh -c`.
+pub(crate) const PROBE: &str =
+    "if [ \"$(id -u)\" = 0 ]; then echo uid0; else sudo -n -- sh -c true; fi";
 
 /// Checks a password: `-k` ignores cached credentials, so sudo always reads exactly one line.
 pub(crate) const PROBE_PASSWORD: &str = "sudo -k -S -p '' -- sh -c true";
