@@ -108,10 +108,7 @@ impl Session<'_, '_> {
         let mut failed: Vec<MethodKind> = Vec::new();
         loop {
             let next = order.iter().copied().find(|m| {
-                self.enabled(*m)
-                    && self.allowed(*m)
-                    && !passed.contains(m)
-                    && !failed.contains(m)
+                self.enabled(*m) && self.allowed(*m) && !passed.contains(m) && !failed.contains(m)
             });
             let Some(method) = next else {
                 let offered = match &self.remaining {
@@ -273,7 +270,8 @@ impl Session<'_, '_> {
         let ids = match agent.request_identities().await {
             Ok(ids) => ids,
             Err(e) => {
-                self.tried.push(format!("agent: cannot list identities ({e})"));
+                self.tried
+                    .push(format!("agent: cannot list identities ({e})"));
                 return Ok(Step::Failed);
             }
         };
@@ -312,7 +310,9 @@ impl Session<'_, '_> {
                     Step::Failed => {}
                     done => return Ok(done),
                 },
-                Err(e) => self.tried.push(format!("{label}: agent could not sign ({e})")),
+                Err(e) => self
+                    .tried
+                    .push(format!("{label}: agent could not sign ({e})")),
             }
             if self.handle.is_closed() {
                 return Err(self.transport_err("server closed the connection"));
@@ -332,7 +332,8 @@ impl Session<'_, '_> {
             Err(russh::keys::Error::KeyIsEncrypted) if pass.is_none() => {}
             Err(e) => {
                 tracing::debug!(host = %self.target.name, file = %file.display(), "key unusable: {e}");
-                self.tried.push(format!("key {}: unusable ({e})", file.display()));
+                self.tried
+                    .push(format!("key {}: unusable ({e})", file.display()));
                 return Ok(None);
             }
         }

@@ -181,7 +181,10 @@ impl ClientHandler {
 impl client::Handler for ClientHandler {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         let key = match key {
             PublicKeyOrCertificate::PublicKey { key, .. } => key,
             PublicKeyOrCertificate::Certificate(c) => {
@@ -193,7 +196,10 @@ impl client::Handler for ClientHandler {
                         c.key_id()
                     ),
                 };
-                self.state.lock().unwrap_or_else(|p| p.into_inner()).host_key_error = Some(e);
+                self.state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .host_key_error = Some(e);
                 return Ok(false);
             }
         };
@@ -201,7 +207,10 @@ impl client::Handler for ClientHandler {
             Ok(()) => Ok(true),
             Err(e) => {
                 tracing::debug!(host = %self.host, "host key rejected: {e}");
-                self.state.lock().unwrap_or_else(|p| p.into_inner()).host_key_error = Some(e);
+                self.state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .host_key_error = Some(e);
                 Ok(false)
             }
         }
@@ -213,12 +222,18 @@ impl client::Handler for ClientHandler {
     ) -> Result<(), Self::Error> {
         let text = match &reason {
             client::DisconnectReason::ReceivedDisconnect(info) => {
-                format!("server disconnected: {:?} {}", info.reason_code, info.message)
+                format!(
+                    "server disconnected: {:?} {}",
+                    info.reason_code, info.message
+                )
             }
             client::DisconnectReason::Error(e) => e.to_string(),
         };
         tracing::debug!(host = %self.host, "{text}");
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).disconnect = Some(text);
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .disconnect = Some(text);
         match reason {
             client::DisconnectReason::ReceivedDisconnect(_) => Ok(()),
             client::DisconnectReason::Error(e) => Err(e),
@@ -439,7 +454,9 @@ impl Connection {
         let started = Instant::now();
         let out = self.run(&line, prefix, cmd.stdin, limit, &what).await;
         match &out {
-            Ok(o) => tracing::debug!(host = %self.target.name, code = ?o.code, signal = ?o.signal, ms = started.elapsed().as_millis() as u64, "done: {what}"),
+            Ok(o) => {
+                tracing::debug!(host = %self.target.name, code = ?o.code, signal = ?o.signal, ms = started.elapsed().as_millis() as u64, "done: {what}")
+            }
             Err(e) => tracing::debug!(host = %self.target.name, "failed: {e}"),
         }
         out
@@ -459,7 +476,9 @@ impl Connection {
             host: t.name.clone(),
             reason,
         };
-        let probe = self.run(sudo::PROBE, None, None, limit, "sudo probe").await?;
+        let probe = self
+            .run(sudo::PROBE, None, None, limit, "sudo probe")
+            .await?;
         let mode = if probe.success() && probe.stdout_str().trim() == "uid0" {
             SudoMode::Direct
         } else if probe.success() {
@@ -490,7 +509,13 @@ impl Connection {
             };
             let line = Secret::new(format!("{}\n", pw.expose()));
             let check = self
-                .run(sudo::PROBE_PASSWORD, Some(line), None, limit, "sudo password check")
+                .run(
+                    sudo::PROBE_PASSWORD,
+                    Some(line),
+                    None,
+                    limit,
+                    "sudo password check",
+                )
                 .await?;
             if !check.success() {
                 return Err(SshError::Auth {

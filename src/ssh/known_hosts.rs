@@ -34,13 +34,24 @@ pub(crate) struct Entry {
 /// What the known_hosts files say about the key a server presented.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Verdict {
-    Trusted { file: PathBuf, line: usize },
+    Trusted {
+        file: PathBuf,
+        line: usize,
+    },
     /// A key of the same algorithm is recorded and differs: possible man in the middle.
-    Changed { file: PathBuf, line: usize },
+    Changed {
+        file: PathBuf,
+        line: usize,
+    },
     /// The presented key is listed under `@revoked`.
-    Revoked { file: PathBuf, line: usize },
+    Revoked {
+        file: PathBuf,
+        line: usize,
+    },
     /// Keys are recorded for the host, but only of other algorithms.
-    OtherAlgorithms { recorded: Vec<String> },
+    OtherAlgorithms {
+        recorded: Vec<String>,
+    },
     Unknown,
 }
 
@@ -201,10 +212,7 @@ fn wildcard_match(pat: &[u8], text: &[u8]) -> bool {
 
 /// RSA keys are recorded as `ssh-rsa` but negotiated as `rsa-sha2-*`: same key family.
 pub(crate) fn same_family(a: &Algorithm, b: &Algorithm) -> bool {
-    matches!(
-        (a, b),
-        (Algorithm::Rsa { .. }, Algorithm::Rsa { .. })
-    ) || a == b
+    matches!((a, b), (Algorithm::Rsa { .. }, Algorithm::Rsa { .. })) || a == b
 }
 
 pub(crate) fn verdict(entries: &[Entry], presented: &PublicKey) -> Verdict {
@@ -219,7 +227,10 @@ pub(crate) fn verdict(entries: &[Entry], presented: &PublicKey) -> Verdict {
             line: e.line,
         };
     }
-    let plain: Vec<&Entry> = entries.iter().filter(|e| e.marker == Marker::None).collect();
+    let plain: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.marker == Marker::None)
+        .collect();
     if let Some(e) = plain.iter().find(|e| same_key(e)) {
         return Verdict::Trusted {
             file: e.file.clone(),
@@ -279,7 +290,9 @@ pub(crate) fn learn(
     }
     let mut key = key.clone();
     key.set_comment("");
-    let openssh = key.to_openssh().map_err(|e| werr(std::io::Error::other(e)))?;
+    let openssh = key
+        .to_openssh()
+        .map_err(|e| werr(std::io::Error::other(e)))?;
     let mut text = String::new();
     if !existing.is_empty() && !existing.ends_with('\n') {
         text.push('\n');
@@ -433,10 +446,16 @@ mod tests {
         let k1 = key(K1);
         assert_eq!(learn(&f, "127.0.0.1", 2222, &k1).unwrap(), Some(3));
         assert_eq!(learn(&f, "127.0.0.1", 2222, &k1).unwrap(), None);
-        let entries = entries_for(&[f.clone()], "127.0.0.1", 2222).unwrap();
-        assert!(matches!(verdict(&entries, &k1), Verdict::Trusted { line: 3, .. }));
+        let entries = entries_for(std::slice::from_ref(&f), "127.0.0.1", 2222).unwrap();
+        assert!(matches!(
+            verdict(&entries, &k1),
+            Verdict::Trusted { line: 3, .. }
+        ));
         let text = std::fs::read_to_string(&f).unwrap();
-        assert!(text.ends_with(&format!("[127.0.0.1]:2222 ssh-ed25519 {K1}\n")), "{text}");
+        assert!(
+            text.ends_with(&format!("[127.0.0.1]:2222 ssh-ed25519 {K1}\n")),
+            "{text}"
+        );
     }
 
     #[test]

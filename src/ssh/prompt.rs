@@ -141,10 +141,16 @@ mod tests {
         let p = script(
             dir.path(),
             "ap",
-            &format!("printf '%s' \"$1\" > {}; printf ' 123456 \\n\\n'", log.display()),
+            &format!(
+                "printf '%s' \"$1\" > {}; printf ' 123456 \\n\\n'",
+                log.display()
+            ),
         );
         let pr = Prompter::default();
-        let a = pr.ask(Some(&p), "(u@h) Verification code: ", false).await.unwrap();
+        let a = pr
+            .ask(Some(&p), "(u@h) Verification code: ", false)
+            .await
+            .unwrap();
         assert_eq!(a.expose(), " 123456 \n");
         assert_eq!(
             std::fs::read_to_string(&log).unwrap(),

@@ -45,7 +45,11 @@ fn sudo_cmd(script: &str) -> Command {
 async fn wait_log(s: &Sshd, needle: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !s.log().contains(needle) {
-        assert!(Instant::now() < deadline, "sshd log lacks {needle:?}:\n{}", s.log());
+        assert!(
+            Instant::now() < deadline,
+            "sshd log lacks {needle:?}:\n{}",
+            s.log()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -81,7 +85,11 @@ async fn key_file_auth_exit_codes_and_streams_kept_apart() {
     let root = conn.exec(sudo_cmd("id -u")).await.unwrap();
     assert_eq!(root.stdout_str(), "0\n");
     conn.close().await;
-    assert!(s.log().contains("Accepted publickey for otpt-root"), "{}", s.log());
+    assert!(
+        s.log().contains("Accepted publickey for otpt-root"),
+        "{}",
+        s.log()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,7 +105,10 @@ async fn agent_auth_without_key_files() {
         .connect(&t)
         .await
         .unwrap();
-    assert_eq!(conn.exec(cmd("echo hi")).await.unwrap().stdout_str(), "hi\n");
+    assert_eq!(
+        conn.exec(cmd("echo hi")).await.unwrap().stdout_str(),
+        "hi\n"
+    );
 
     // Same target with an empty agent: nothing else to try, so auth fails naming the host.
     let empty = Agent::start(&[]);
@@ -131,7 +142,11 @@ async fn bastion_hop_shares_one_bastion_connection() {
         conns.push(r.unwrap_or_else(|e| panic!("{name}: {e}")));
     }
     // SSH_CONNECTION on the target: "client_ip client_port server_ip server_port".
-    let sc = conns[0].exec(cmd("echo $SSH_CONNECTION")).await.unwrap().stdout_str();
+    let sc = conns[0]
+        .exec(cmd("echo $SSH_CONNECTION"))
+        .await
+        .unwrap()
+        .stdout_str();
     let fields: Vec<&str> = sc.split_whitespace().collect();
     assert_eq!(fields[3], target.port.to_string());
     let client_port: u16 = fields[1].parse().unwrap();
@@ -145,13 +160,27 @@ async fn bastion_hop_shares_one_bastion_connection() {
             "bastion log lacks the tunnel to {p}:\n{blog}"
         );
     }
-    assert_eq!(count(&blog, "Accepted publickey for otpt-root"), 1, "{blog}");
+    assert_eq!(
+        count(&blog, "Accepted publickey for otpt-root"),
+        1,
+        "{blog}"
+    );
     // The target's TCP peer is the bastion's sshd (a descendant of the bastion listener),
     // not this test process.
-    let ss = sshd::run("ss", &["-tnpH", "state", "established", &format!("sport = :{client_port}")]);
+    let ss = sshd::run(
+        "ss",
+        &[
+            "-tnpH",
+            "state",
+            "established",
+            &format!("sport = :{client_port}"),
+        ],
+    );
     let bastion_pids = bastion.descendants();
     assert!(
-        bastion_pids.iter().any(|p| ss.contains(&format!("pid={p},"))),
+        bastion_pids
+            .iter()
+            .any(|p| ss.contains(&format!("pid={p},"))),
         "port {client_port} not owned by the bastion's sshd {bastion_pids:?}:\n{ss}"
     );
     assert!(!ss.contains(&format!("pid={},", std::process::id())));
@@ -183,13 +212,22 @@ async fn publickey_plus_totp_through_askpass() {
     t.keyboard_interactive = true;
     t.askpass = Some(good);
     let conn = Connector::new().connect(&t).await.unwrap();
-    assert_eq!(conn.exec(cmd("echo in")).await.unwrap().stdout_str(), "in\n");
+    assert_eq!(
+        conn.exec(cmd("echo in")).await.unwrap().stdout_str(),
+        "in\n"
+    );
     let asked = std::fs::read_to_string(&calls).unwrap();
     assert_eq!(asked.lines().count(), 1, "one OTP prompt per host: {asked}");
-    assert!(asked.starts_with("(otpt-root@otp-node) Verification code"), "{asked}");
+    assert!(
+        asked.starts_with("(otpt-root@otp-node) Verification code"),
+        "{asked}"
+    );
     let log = s.log();
     assert!(log.contains("Partial publickey for otpt-root"), "{log}");
-    assert!(log.contains("Accepted keyboard-interactive/pam for otpt-root"), "{log}");
+    assert!(
+        log.contains("Accepted keyboard-interactive/pam for otpt-root"),
+        "{log}"
+    );
 
     // A wrong code (none of the codes valid around now) is refused.
     let bad = sshd::script(
@@ -203,11 +241,18 @@ async fn publickey_plus_totp_through_askpass() {
         ),
     );
     t.askpass = Some(bad);
-    let err = Connector::new().connect(&t).await.err().expect("wrong OTP accepted");
+    let err = Connector::new()
+        .connect(&t)
+        .await
+        .err()
+        .expect("wrong OTP accepted");
     assert!(matches!(err, SshError::Auth { .. }), "{err}");
     let text = err.to_string();
     assert!(text.starts_with("otp-node: "), "{text}");
-    assert!(text.contains("keyboard-interactive (1 answers): refused"), "{text}");
+    assert!(
+        text.contains("keyboard-interactive (1 answers): refused"),
+        "{text}"
+    );
     wait_log(&s, "Failed keyboard-interactive/pam for otpt-root").await;
 }
 
@@ -238,24 +283,35 @@ async fn changed_host_key_is_refused_before_authentication() {
     }
     let err = r.err().expect("changed key accepted");
     match &err {
-        SshError::HostKeyChanged { host, file, line, .. } => {
+        SshError::HostKeyChanged {
+            host, file, line, ..
+        } => {
             assert_eq!(host, "changed");
             assert_eq!(file, &kh.display().to_string());
             assert_eq!(*line, 4);
         }
         e => panic!("wrong error: {e}"),
     }
-    assert!(err.to_string().contains(&format!("{}:4", kh.display())), "{err}");
+    assert!(
+        err.to_string().contains(&format!("{}:4", kh.display())),
+        "{err}"
+    );
     assert!(!marker.exists());
     // accept-new must not have "fixed" the file.
-    assert_eq!(count(&std::fs::read_to_string(&kh).unwrap(), "[127.0.0.1]"), 1);
+    assert_eq!(
+        count(&std::fs::read_to_string(&kh).unwrap(), "[127.0.0.1]"),
+        1
+    );
     // The server saw a key exchange but not one authentication request.
     let log = s.log();
     assert!(log.contains("Connection from 127.0.0.1"), "{log}");
     assert_eq!(count(&log, "userauth-request"), 0, "{log}");
 
     // Control: the same log does show authentication for a trusted connection.
-    let ok = Connector::new().connect(&s.target("trusted")).await.unwrap();
+    let ok = Connector::new()
+        .connect(&s.target("trusted"))
+        .await
+        .unwrap();
     ok.exec(cmd("true")).await.unwrap();
     assert!(count(&s.log(), "userauth-request") > 0);
 }
@@ -290,7 +346,11 @@ async fn accept_new_records_then_strict_accepts() {
     let mut t = s.target("newhost");
     t.known_hosts = vec![kh.clone()];
 
-    let err = Connector::new().connect(&t).await.err().expect("strict accepted unknown");
+    let err = Connector::new()
+        .connect(&t)
+        .await
+        .err()
+        .expect("strict accepted unknown");
     assert!(matches!(err, SshError::HostKeyUnknown { .. }), "{err}");
     assert!(!kh.exists());
 
@@ -302,14 +362,23 @@ async fn accept_new_records_then_strict_accepts() {
     // OpenSSH reads what we wrote.
     let found = sshd::run(
         "ssh-keygen",
-        &["-F", &format!("[127.0.0.1]:{}", s.port), "-f", kh.to_str().unwrap()],
+        &[
+            "-F",
+            &format!("[127.0.0.1]:{}", s.port),
+            "-f",
+            kh.to_str().unwrap(),
+        ],
     );
     assert!(found.contains(&s.host_key), "{found}");
 
     t.host_key_policy = HostKeyPolicy::Strict;
     let c = Connector::new().connect(&t).await.unwrap();
     c.exec(cmd("true")).await.unwrap();
-    assert_eq!(std::fs::read_to_string(&kh).unwrap(), text, "strict must not write");
+    assert_eq!(
+        std::fs::read_to_string(&kh).unwrap(),
+        text,
+        "strict must not write"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,7 +405,10 @@ async fn sudo_without_password() {
     assert_eq!(out.stdout_str(), "0\npayload");
     assert_eq!(out.code, Some(0));
     // Quoting survives sudo + sh -c.
-    let q = c.exec(sudo_cmd("printf '%s|' \"a b\" 'c'\"'\"'d' $((1+1))")).await.unwrap();
+    let q = c
+        .exec(sudo_cmd("printf '%s|' \"a b\" 'c'\"'\"'d' $((1+1))"))
+        .await
+        .unwrap();
     assert_eq!(q.stdout_str(), "a b|c'd|2|");
 }
 
@@ -365,7 +437,12 @@ async fn sudo_with_password_from_env() {
         })
         .await
         .unwrap();
-    assert_eq!(out.stdout_str(), "0\nline1\nline2\n", "stderr: {}", out.stderr_str());
+    assert_eq!(
+        out.stdout_str(),
+        "0\nline1\nline2\n",
+        "stderr: {}",
+        out.stderr_str()
+    );
     assert!(!out.stderr_str().contains(sshd::SUDO_PW_PASSWORD));
     // Many privileged commands at once share the one resolved sudo mode.
     let mut set = tokio::task::JoinSet::new();
@@ -381,10 +458,16 @@ async fn sudo_with_password_from_env() {
 
     t.sudo_password_env = Some("OTPT_TEST_SUDO_WRONG".into());
     let c = Connector::new().connect(&t).await.unwrap();
-    let err = c.exec(sudo_cmd("id -u")).await.err().expect("wrong sudo password accepted");
+    let err = c
+        .exec(sudo_cmd("id -u"))
+        .await
+        .expect_err("wrong sudo password accepted");
     let text = err.to_string();
     assert!(matches!(err, SshError::Auth { .. }), "{text}");
-    assert!(text.contains("OTPT_TEST_SUDO_WRONG") && !text.contains("not-the-password"), "{text}");
+    assert!(
+        text.contains("OTPT_TEST_SUDO_WRONG") && !text.contains("not-the-password"),
+        "{text}"
+    );
 
     t.sudo_password_env = Some("OTPT_TEST_SUDO_UNSET".into());
     let c = Connector::new().connect(&t).await.unwrap();
@@ -405,8 +488,7 @@ async fn command_timeout_names_host_and_command() {
             ..Default::default()
         })
         .await
-        .err()
-        .expect("sleep 30 finished within 1 s?");
+        .expect_err("sleep 30 finished within 1 s?");
     match &err {
         SshError::Timeout { host, secs, what } => {
             assert_eq!(host, "slow");
@@ -417,7 +499,10 @@ async fn command_timeout_names_host_and_command() {
     }
     assert!(started.elapsed() < Duration::from_secs(20));
     // The connection survives a timed-out command.
-    assert_eq!(c.exec(cmd("echo alive")).await.unwrap().stdout_str(), "alive\n");
+    assert_eq!(
+        c.exec(cmd("echo alive")).await.unwrap().stdout_str(),
+        "alive\n"
+    );
     // A background child holding stdout open does not make a finished command time out.
     let bg = c
         .exec(Command {
@@ -451,8 +536,7 @@ async fn server_killed_mid_command_names_host() {
         .await
         .expect("exec hung after the server died")
         .unwrap()
-        .err()
-        .expect("exec succeeded on a dead server");
+        .expect_err("exec succeeded on a dead server");
     assert!(matches!(err, SshError::Disconnected { .. }), "{err}");
     let text = err.to_string();
     assert!(text.starts_with("doomed: connection lost"), "{text}");
@@ -544,7 +628,10 @@ async fn twenty_concurrent_execs_on_one_connection() {
     assert_eq!(ok.len(), 20);
     let uncapped_refusals = count(&s.log(), refusals) - capped_refusals;
     eprintln!("session refusals: capped {capped_refusals}, uncapped {uncapped_refusals}");
-    assert!(uncapped_refusals >= 10, "MaxSessions 10 did not bite; the test proves nothing");
+    assert!(
+        uncapped_refusals >= 10,
+        "MaxSessions 10 did not bite; the test proves nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -565,7 +652,11 @@ async fn connect_all_keeps_order_and_names_failures() {
     assert!(res[0].1.is_ok() && res[2].1.is_ok());
     let err = res[1].1.as_ref().err().unwrap();
     assert!(matches!(err, SshError::Connect { .. }), "{err}");
-    assert!(err.to_string().starts_with(&format!("dead: cannot connect to [127.0.0.1]:{dead_port}")), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("dead: cannot connect to [127.0.0.1]:{dead_port}")),
+        "{err}"
+    );
 }
 
 /// Loopback latency numbers for the report: `cargo test --test it ssh::bench -- --ignored
@@ -608,5 +699,150 @@ async fn bench_connect_and_exec() {
         median(&mut connect),
         median(&mut exec),
         par
+    );
+    // The same as the real root, whose ~/.bashrc (pyenv init) runs for every command.
+    let mut rt = s.target("bench-root");
+    rt.user = "root".into();
+    let conn = c.connect(&rt).await.unwrap();
+    let mut exec = Vec::new();
+    for _ in 0..10 {
+        let t0 = Instant::now();
+        conn.exec(cmd("true")).await.unwrap();
+        exec.push(t0.elapsed());
+    }
+    println!(
+        "BENCH exec `true` as root (bash + ~/.bashrc) median {:?} (n=10)",
+        median(&mut exec)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_key_passphrase_from_askpass() {
+    require_sshd!();
+    let s = Sshd::start();
+    let dir = s.dir.path();
+    let key = dir.join("enc_ed25519");
+    sshd::run(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "correct horse",
+            "-C",
+            "",
+            "-f",
+            key.to_str().unwrap(),
+        ],
+    );
+    let public = std::fs::read_to_string(dir.join("enc_ed25519.pub")).unwrap();
+    let ak = dir.join("authorized_keys");
+    let mut text = std::fs::read_to_string(&ak).unwrap();
+    text.push_str(&public);
+    std::fs::write(&ak, text).unwrap();
+    let calls = dir.join("askpass-calls");
+    let askpass = sshd::script(
+        &dir.join("askpass"),
+        &format!(
+            "printf '%s\\n' \"$1\" >> {}\necho 'correct horse'",
+            calls.display()
+        ),
+    );
+    let mut t = s.target("enc");
+    t.key_files = vec![key.clone()];
+    t.askpass = Some(askpass);
+    let c = Connector::new().connect(&t).await.unwrap();
+    assert_eq!(c.exec(cmd("echo ok")).await.unwrap().stdout_str(), "ok\n");
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap(),
+        format!("Enter passphrase for key '{}': \n", key.display())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openssh_user_certificate() {
+    require_sshd!();
+    // A key that is NOT in authorized_keys, only signed by a CA the server trusts.
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca = ca_dir.path().join("user_ca");
+    sshd::keygen(&ca);
+    let s = Sshd::start_with(Options {
+        config: vec![format!("TrustedUserCAKeys {}.pub", ca.display())],
+        ..Default::default()
+    });
+    let key = s.dir.path().join("certified");
+    sshd::keygen(&key);
+    sshd::run(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-s",
+            ca.to_str().unwrap(),
+            "-I",
+            "otpt-test",
+            "-n",
+            sshd::ROOT_USER,
+            "-V",
+            "-5m:+1h",
+            key.with_extension("pub").to_str().unwrap(),
+        ],
+    );
+    let cert = s.dir.path().join("certified-cert.pub");
+    assert!(cert.exists());
+    let mut t = s.target("cert");
+    t.key_files = vec![];
+    t.certificate = Some(cert.clone());
+    let c = Connector::new().connect(&t).await.unwrap();
+    assert_eq!(c.exec(cmd("echo ok")).await.unwrap().stdout_str(), "ok\n");
+    assert!(s.log().contains("ED25519-CERT"), "{}", s.log());
+
+    // Control: the bare key (no certificate) is refused.
+    let mut bare = s.target("bare");
+    bare.key_files = vec![key];
+    let err = Connector::new()
+        .connect(&bare)
+        .await
+        .err()
+        .expect("bare key accepted");
+    assert!(matches!(err, SshError::Auth { .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_auth_from_askpass() {
+    require_sshd!();
+    sshd::ensure_sudo_users();
+    let s = Sshd::start_with(Options {
+        config: vec!["PasswordAuthentication yes".into()],
+        ..Default::default()
+    });
+    let dir = s.dir.path();
+    let calls = dir.join("askpass-calls");
+    let askpass = sshd::script(
+        &dir.join("askpass"),
+        &format!(
+            "printf '%s\\n' \"$1\" >> {}\necho '{}'",
+            calls.display(),
+            sshd::SUDO_PW_PASSWORD
+        ),
+    );
+    let mut t = s.target("pw");
+    t.user = sshd::SUDO_PW_USER.into();
+    t.key_files = vec![];
+    t.password = true;
+    t.askpass = Some(askpass);
+    let c = Connector::new().connect(&t).await.unwrap();
+    assert_eq!(
+        c.exec(cmd("id -un")).await.unwrap().stdout_str(),
+        format!("{}\n", sshd::SUDO_PW_USER)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap(),
+        format!("({}@pw) Password: \n", sshd::SUDO_PW_USER)
+    );
+    assert!(
+        s.log().contains("Accepted password for otpt-sudo-pw"),
+        "{}",
+        s.log()
     );
 }

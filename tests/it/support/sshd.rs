@@ -85,7 +85,17 @@ fn free_port() -> u16 {
 pub fn keygen(path: &Path) -> String {
     run(
         "ssh-keygen",
-        &["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", path.to_str().unwrap()],
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "",
+            "-f",
+            path.to_str().unwrap(),
+        ],
     );
     std::fs::read_to_string(path.with_extension("pub")).unwrap()
 }
@@ -137,26 +147,23 @@ impl Sshd {
         for _attempt in 0..5 {
             let port = free_port();
             let mut cfg = opts.config.clone();
-            cfg.extend(
-                [
-                    format!("Port {port}"),
-                    "ListenAddress 127.0.0.1".into(),
-                    format!("HostKey {}", host_key_path.display()),
-                    format!("PidFile {}", dir.path().join("sshd.pid").display()),
-                    format!("AuthorizedKeysFile {}", ak.display()),
-                    "StrictModes no".into(),
-                    "PermitRootLogin yes".into(),
-                    "UsePAM no".into(),
-                    "PasswordAuthentication no".into(),
-                    "KbdInteractiveAuthentication no".into(),
-                    "MaxSessions 10".into(),
-                    "MaxStartups 100".into(),
-                    "AllowTcpForwarding yes".into(),
-                    "LogLevel DEBUG1".into(),
-                    "Subsystem sftp internal-sftp".into(),
-                ]
-                .into_iter(),
-            );
+            cfg.extend([
+                format!("Port {port}"),
+                "ListenAddress 127.0.0.1".into(),
+                format!("HostKey {}", host_key_path.display()),
+                format!("PidFile {}", dir.path().join("sshd.pid").display()),
+                format!("AuthorizedKeysFile {}", ak.display()),
+                "StrictModes no".into(),
+                "PermitRootLogin yes".into(),
+                "UsePAM no".into(),
+                "PasswordAuthentication no".into(),
+                "KbdInteractiveAuthentication no".into(),
+                "MaxSessions 10".into(),
+                "MaxStartups 100".into(),
+                "AllowTcpForwarding yes".into(),
+                "LogLevel DEBUG1".into(),
+                "Subsystem sftp internal-sftp".into(),
+            ]);
             let cfg_path = dir.path().join("sshd_config");
             std::fs::write(&cfg_path, cfg.join("\n") + "\n").unwrap();
             let _ = std::fs::remove_file(&log_path);
@@ -376,7 +383,9 @@ pub fn ensure_root_alias() {
             std::fs::create_dir_all(ROOT_HOME).unwrap();
             run(
                 "useradd",
-                &["-o", "-u", "0", "-g", "0", "-M", "-d", ROOT_HOME, "-s", "/bin/sh", ROOT_USER],
+                &[
+                    "-o", "-u", "0", "-g", "0", "-M", "-d", ROOT_HOME, "-s", "/bin/sh", ROOT_USER,
+                ],
             );
         }
         std::fs::create_dir_all(ROOT_HOME).unwrap();
@@ -410,7 +419,10 @@ pub fn ensure_sudo_users() {
             .unwrap();
         assert!(chpasswd.wait().unwrap().success(), "chpasswd failed");
         for (file, rule) in [
-            (SUDO_NOPW_USER, format!("{SUDO_NOPW_USER} ALL=(ALL) NOPASSWD: ALL\n")),
+            (
+                SUDO_NOPW_USER,
+                format!("{SUDO_NOPW_USER} ALL=(ALL) NOPASSWD: ALL\n"),
+            ),
             (SUDO_PW_USER, format!("{SUDO_PW_USER} ALL=(ALL) ALL\n")),
         ] {
             let path = format!("/etc/sudoers.d/{file}");
