@@ -25,8 +25,14 @@ use crate::secret::Secret;
 /// this many rounds means something loops.
 const MAX_KBD_ROUNDS: usize = 16;
 
+/// Decrypted private keys by path, shared by every connection of a connector, so an encrypted
+/// key's passphrase is asked once per run rather than once per host (what ssh-agent gives
+/// `ssh`). Held in memory only.
+pub(crate) type KeyCache = tokio::sync::Mutex<HashMap<PathBuf, Arc<PrivateKey>>>;
+
 pub(crate) struct AuthContext<'a> {
     pub prompter: &'a Prompter,
+    pub keys: &'a KeyCache,
     /// `None`: use `SSH_AUTH_SOCK`.
     pub agent_socket: Option<&'a Path>,
 }
@@ -46,7 +52,6 @@ struct Session<'a, 'b> {
     /// What was tried, for the error message (never contains secrets).
     tried: Vec<String>,
     rsa_hash: Option<Option<HashAlg>>,
-    passphrases: HashMap<PathBuf, Secret>,
     password: Option<Secret>,
 }
 
@@ -62,7 +67,6 @@ pub(crate) async fn authenticate(
         remaining: None,
         tried: Vec::new(),
         rsa_hash: None,
-        passphrases: HashMap::new(),
         password: None,
     };
     s.run().await
@@ -206,7 +210,6 @@ impl Session<'_, '_> {
             let Some(key) = self.load_key(&file).await? else {
                 continue;
             };
-            let key = Arc::new(key);
             let hash = if key.algorithm().is_rsa() {
                 self.rsa_hash().await?
             } else {
@@ -325,35 +328,42 @@ impl Session<'_, '_> {
     }
 
     /// Load a private key, asking for its passphrase when it is encrypted. `None`: skip it.
-    async fn load_key(&mut self, file: &Path) -> Result<Option<PrivateKey>, SshError> {
-        let pass = self.passphrases.get(file).map(|s| s.expose().to_string());
-        match russh::keys::load_secret_key(file, pass.as_deref()) {
-            Ok(k) => return Ok(Some(k)),
-            Err(russh::keys::Error::KeyIsEncrypted) if pass.is_none() => {}
+    async fn load_key(&mut self, file: &Path) -> Result<Option<Arc<PrivateKey>>, SshError> {
+        // Held across the prompt: hosts connecting at once wait for the first one's answer
+        // instead of all asking for the same passphrase.
+        let mut cache = self.ctx.keys.lock().await;
+        if let Some(k) = cache.get(file) {
+            return Ok(Some(k.clone()));
+        }
+        let key = match russh::keys::load_secret_key(file, None) {
+            Ok(k) => k,
+            Err(russh::keys::Error::KeyIsEncrypted) => {
+                let prompt = format!("Enter passphrase for key '{}': ", file.display());
+                let secret = self
+                    .ctx
+                    .prompter
+                    .ask(self.target.askpass.as_deref(), &prompt, false)
+                    .await
+                    .map_err(|e| self.err(e.to_string()))?;
+                match russh::keys::load_secret_key(file, Some(secret.expose())) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        self.tried
+                            .push(format!("key {}: cannot decrypt ({e})", file.display()));
+                        return Ok(None);
+                    }
+                }
+            }
             Err(e) => {
                 tracing::debug!(host = %self.target.name, file = %file.display(), "key unusable: {e}");
                 self.tried
                     .push(format!("key {}: unusable ({e})", file.display()));
                 return Ok(None);
             }
-        }
-        let prompt = format!("Enter passphrase for key '{}': ", file.display());
-        let secret = self
-            .ctx
-            .prompter
-            .ask(self.target.askpass.as_deref(), &prompt, false)
-            .await
-            .map_err(|e| self.err(e.to_string()))?;
-        let key = russh::keys::load_secret_key(file, Some(secret.expose()));
-        self.passphrases.insert(file.to_path_buf(), secret);
-        match key {
-            Ok(k) => Ok(Some(k)),
-            Err(e) => {
-                self.tried
-                    .push(format!("key {}: cannot decrypt ({e})", file.display()));
-                Ok(None)
-            }
-        }
+        };
+        let key = Arc::new(key);
+        cache.insert(file.to_path_buf(), key.clone());
+        Ok(Some(key))
     }
 
     fn label(&self) -> String {

@@ -251,6 +251,7 @@ type BastionSlot = Arc<Mutex<Option<Result<Connection, SshError>>>>;
 
 struct Shared {
     prompter: Prompter,
+    keys: auth::KeyCache,
     bastions: Mutex<HashMap<String, BastionSlot>>,
 }
 
@@ -271,6 +272,7 @@ impl Default for Connector {
             }),
             shared: Arc::new(Shared {
                 prompter: Prompter::default(),
+                keys: Default::default(),
                 bastions: Mutex::new(HashMap::new()),
             }),
         }
@@ -386,6 +388,7 @@ impl Connector {
         let mut handle = handle;
         let ctx = AuthContext {
             prompter: &self.shared.prompter,
+            keys: &self.shared.keys,
             agent_socket: self.cfg.agent_socket.as_deref(),
         };
         auth::authenticate(&mut handle, target, &ctx).await?;
@@ -419,6 +422,15 @@ pub(crate) struct Inner {
 pub struct Connection {
     pub target: Arc<Target>,
     pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("host", &self.target.name)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
 }
 
 fn first_line(script: &str) -> String {

@@ -116,8 +116,7 @@ async fn agent_auth_without_key_files() {
         .with_agent_socket(&empty.socket)
         .connect(&t)
         .await
-        .err()
-        .expect("empty agent must not authenticate");
+        .expect_err("empty agent must not authenticate");
     assert!(matches!(err, SshError::Auth { .. }), "{err}");
     assert!(err.to_string().starts_with("node-agent: "), "{err}");
     assert!(err.to_string().contains("agent: no identities"), "{err}");
@@ -184,6 +183,25 @@ async fn bastion_hop_shares_one_bastion_connection() {
         "port {client_port} not owned by the bastion's sshd {bastion_pids:?}:\n{ss}"
     );
     assert!(!ss.contains(&format!("pid={},", std::process::id())));
+
+    // A bastion that fails (unknown host key) fails every host behind it with the bastion's
+    // error, tried once.
+    let before = count(&bastion.log(), "Connection from 127.0.0.1");
+    let mut bad_jump = bastion.target("jump");
+    bad_jump.known_hosts = vec![bastion.dir.path().join("empty_known_hosts")];
+    let mut u1 = target.target("inner-1");
+    u1.via = Some(Box::new(bad_jump.clone()));
+    let mut u2 = target2.target("inner-2");
+    u2.via = Some(Box::new(bad_jump));
+    for (name, r) in connect_all(&Connector::new(), &[u1, u2], 4).await {
+        let e = r.expect_err("connected through an unverified bastion");
+        assert!(matches!(e, SshError::HostKeyUnknown { .. }), "{name}: {e}");
+        assert_eq!(e.host(), "jump");
+    }
+    assert_eq!(
+        count(&bastion.log(), "Connection from 127.0.0.1") - before,
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,8 +262,7 @@ async fn publickey_plus_totp_through_askpass() {
     let err = Connector::new()
         .connect(&t)
         .await
-        .err()
-        .expect("wrong OTP accepted");
+        .expect_err("wrong OTP accepted");
     assert!(matches!(err, SshError::Auth { .. }), "{err}");
     let text = err.to_string();
     assert!(text.starts_with("otp-node: "), "{text}");
@@ -281,7 +298,7 @@ async fn changed_host_key_is_refused_before_authentication() {
         // Only reached if the check is broken; makes the "nothing executed" claim testable.
         let _ = c.exec(cmd(&format!("touch {}", marker.display()))).await;
     }
-    let err = r.err().expect("changed key accepted");
+    let err = r.expect_err("changed key accepted");
     match &err {
         SshError::HostKeyChanged {
             host, file, line, ..
@@ -349,8 +366,7 @@ async fn accept_new_records_then_strict_accepts() {
     let err = Connector::new()
         .connect(&t)
         .await
-        .err()
-        .expect("strict accepted unknown");
+        .expect_err("strict accepted unknown");
     assert!(matches!(err, SshError::HostKeyUnknown { .. }), "{err}");
     assert!(!kh.exists());
 
@@ -752,8 +768,19 @@ async fn encrypted_key_passphrase_from_askpass() {
     let mut t = s.target("enc");
     t.key_files = vec![key.clone()];
     t.askpass = Some(askpass);
-    let c = Connector::new().connect(&t).await.unwrap();
-    assert_eq!(c.exec(cmd("echo ok")).await.unwrap().stdout_str(), "ok\n");
+    // Three hosts sharing the key, connecting at once: one passphrase prompt for the run.
+    let connector = Connector::new();
+    let targets: Vec<Target> = ["enc-1", "enc-2", "enc-3"]
+        .iter()
+        .map(|n| Target {
+            name: n.to_string(),
+            ..t.clone()
+        })
+        .collect();
+    for (name, r) in connect_all(&connector, &targets, 3).await {
+        let c = r.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(c.exec(cmd("echo ok")).await.unwrap().stdout_str(), "ok\n");
+    }
     assert_eq!(
         std::fs::read_to_string(&calls).unwrap(),
         format!("Enter passphrase for key '{}': \n", key.display())
@@ -803,8 +830,7 @@ async fn openssh_user_certificate() {
     let err = Connector::new()
         .connect(&bare)
         .await
-        .err()
-        .expect("bare key accepted");
+        .expect_err("bare key accepted");
     assert!(matches!(err, SshError::Auth { .. }), "{err}");
 }
 
