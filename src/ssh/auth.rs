@@ -55,6 +55,29 @@ struct Session<'a, 'b> {
     password: Option<Secret>,
 }
 
+/// Every request to the server is answered within the connect timeout (prompts happen between
+/// requests and are not limited): a server that hangs mid-authentication fails the host.
+async fn bounded<T, E: std::fmt::Display>(
+    t: &Target,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, SshError> {
+    match tokio::time::timeout(t.connect_timeout, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(SshError::Disconnected {
+            host: t.name.clone(),
+            reason: format!("during authentication: {e}"),
+        }),
+        Err(_) => Err(SshError::Auth {
+            host: t.name.clone(),
+            user: t.user.clone(),
+            reason: format!(
+                "the server did not answer within {}s",
+                t.connect_timeout.as_secs()
+            ),
+        }),
+    }
+}
+
 pub(crate) async fn authenticate(
     handle: &mut Handle<ClientHandler>,
     target: &Target,
@@ -178,11 +201,8 @@ impl Session<'_, '_> {
         if let Some(h) = self.rsa_hash {
             return Ok(h);
         }
-        let h = self
-            .handle
-            .best_supported_rsa_hash()
-            .await
-            .map_err(|e| self.transport_err(e))?
+        let h = bounded(self.target, self.handle.best_supported_rsa_hash())
+            .await?
             .flatten();
         self.rsa_hash = Some(h);
         Ok(h)
@@ -219,24 +239,28 @@ impl Session<'_, '_> {
                 .as_ref()
                 .filter(|c| c.public_key() == key.public_key().key_data())
             {
-                let r = self
-                    .handle
-                    .authenticate_openssh_cert(self.target.user.clone(), key.clone(), cert.clone())
-                    .await
-                    .map_err(|e| self.transport_err(e))?;
+                let r = bounded(
+                    self.target,
+                    self.handle.authenticate_openssh_cert(
+                        self.target.user.clone(),
+                        key.clone(),
+                        cert.clone(),
+                    ),
+                )
+                .await?;
                 match self.record(format!("certificate {}", file.display()), &r) {
                     Step::Failed => {}
                     done => return Ok(done),
                 }
             }
-            let r = self
-                .handle
-                .authenticate_publickey(
+            let r = bounded(
+                self.target,
+                self.handle.authenticate_publickey(
                     self.target.user.clone(),
                     PrivateKeyWithHashAlg::new(key, hash),
-                )
-                .await
-                .map_err(|e| self.transport_err(e))?;
+                ),
+            )
+            .await?;
             match self.record(format!("key {}", file.display()), &r) {
                 Step::Failed => {}
                 done => return Ok(done),
@@ -296,17 +320,27 @@ impl Session<'_, '_> {
                 (_, Some(c)) if c.public_key() == public.key_data() => Some(c.clone()),
                 _ => None,
             };
+            let limit = self.target.connect_timeout;
             let r = match as_cert {
                 Some(c) => {
-                    self.handle
-                        .authenticate_certificate_with(user, c, hash, &mut agent)
-                        .await
+                    tokio::time::timeout(
+                        limit,
+                        self.handle
+                            .authenticate_certificate_with(user, c, hash, &mut agent),
+                    )
+                    .await
                 }
                 None => {
-                    self.handle
-                        .authenticate_publickey_with(user, public, hash, &mut agent)
-                        .await
+                    tokio::time::timeout(
+                        limit,
+                        self.handle
+                            .authenticate_publickey_with(user, public, hash, &mut agent),
+                    )
+                    .await
                 }
+            };
+            let Ok(r) = r else {
+                return Err(self.err(format!("no answer within {}s to {label}", limit.as_secs())));
             };
             match r {
                 Ok(r) => match self.record(label, &r) {
@@ -382,20 +416,22 @@ impl Session<'_, '_> {
             self.password = Some(s);
         }
         let pw = self.password.as_ref().map(|s| s.expose().to_string());
-        let r = self
-            .handle
-            .authenticate_password(self.target.user.clone(), pw.unwrap_or_default())
-            .await
-            .map_err(|e| self.transport_err(e))?;
+        let r = bounded(
+            self.target,
+            self.handle
+                .authenticate_password(self.target.user.clone(), pw.unwrap_or_default()),
+        )
+        .await?;
         Ok(self.record("password".into(), &r))
     }
 
     async fn keyboard_interactive(&mut self) -> Result<Step, SshError> {
-        let mut resp = self
-            .handle
-            .authenticate_keyboard_interactive_start(self.target.user.clone(), None)
-            .await
-            .map_err(|e| self.transport_err(e))?;
+        let mut resp = bounded(
+            self.target,
+            self.handle
+                .authenticate_keyboard_interactive_start(self.target.user.clone(), None),
+        )
+        .await?;
         let mut answered = 0usize;
         for _ in 0..MAX_KBD_ROUNDS {
             match resp {
@@ -448,11 +484,11 @@ impl Session<'_, '_> {
                     // russh wants owned Strings; they live only until the packet is encrypted.
                     let plain: Vec<String> =
                         answers.iter().map(|a| a.expose().to_string()).collect();
-                    resp = self
-                        .handle
-                        .authenticate_keyboard_interactive_respond(plain)
-                        .await
-                        .map_err(|e| self.transport_err(e))?;
+                    resp = bounded(
+                        self.target,
+                        self.handle.authenticate_keyboard_interactive_respond(plain),
+                    )
+                    .await?;
                 }
             }
         }

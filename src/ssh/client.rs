@@ -656,9 +656,11 @@ impl Connection {
                     sink.write_all(data).await?;
                 }
                 sink.flush().await?;
-                sink.shutdown().await.ok();
+                // Shutting the writer down sends the EOF.
+                sink.shutdown().await?;
+            } else {
+                w.eof().await?;
             }
-            w.eof().await?;
             Ok::<(), russh::Error>(())
         });
         let mut drain = drain;

@@ -872,3 +872,48 @@ async fn password_auth_from_askpass() {
         s.log()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_timeout_on_a_silent_server() {
+    init_log();
+    // Accepts TCP but never speaks SSH (a hung daemon, a firewall that swallows packets).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let t = Target {
+        name: "silent".into(),
+        address: "127.0.0.1".into(),
+        port,
+        user: "nobody".into(),
+        key_files: vec![],
+        certificate: None,
+        agent: false,
+        password: false,
+        keyboard_interactive: false,
+        askpass: None,
+        known_hosts: vec![dir.path().join("known_hosts")],
+        host_key_policy: HostKeyPolicy::Strict,
+        host_keys: vec![],
+        sudo: false,
+        sudo_password_env: None,
+        connect_timeout: Duration::from_secs(1),
+        command_timeout: Duration::from_secs(5),
+        via: None,
+    };
+    let err = Connector::new()
+        .connect(&t)
+        .await
+        .expect_err("connected to a silent server");
+    assert!(matches!(err, SshError::Connect { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!("silent: cannot connect to [127.0.0.1]:{port}: timed out after 1s")
+    );
+    hold.abort();
+}
