@@ -166,11 +166,15 @@ impl ClientHandler {
                     detail: format!(
                         "server offered {fp}; not in {}. Add it (ssh-keyscan), pin it in \
                          host_keys, or use host_key_policy = \"accept-new\"",
-                        self.known_hosts
-                            .iter()
-                            .map(|p| p.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        if self.known_hosts.is_empty() {
+                            "any known_hosts file (none configured)".to_string()
+                        } else {
+                            self.known_hosts
+                                .iter()
+                                .map(|p| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
                     ),
                 }),
             },
@@ -293,6 +297,13 @@ impl Connector {
     /// Agent socket to use instead of `SSH_AUTH_SOCK`.
     pub fn with_agent_socket(mut self, path: impl Into<PathBuf>) -> Self {
         Arc::make_mut(&mut self.cfg).agent_socket = Some(path.into());
+        self
+    }
+
+    /// Run terminal prompts (passphrase, password, OTP, sudo) inside `guard`, typically to
+    /// suspend progress bars while the operator types.
+    pub fn with_terminal_guard(self, guard: super::prompt::TerminalGuard) -> Self {
+        self.shared.prompter.set_guard(guard);
         self
     }
 

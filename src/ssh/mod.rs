@@ -185,3 +185,4 @@ impl SshError {
 }
 
 pub use client::{Connection, Connector, DEFAULT_SESSIONS_PER_HOST, connect_all};
+pub use prompt::TerminalGuard;

@@ -23,10 +23,15 @@ pub(crate) enum PromptError {
     },
 }
 
+/// Wraps every terminal prompt, e.g. `move |ask| multi_progress.suspend(ask)` so progress bars
+/// do not draw over the question. Not used for askpass programs.
+pub type TerminalGuard = std::sync::Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
+
 /// Shared by every connection of a [`super::Connector`].
 #[derive(Default)]
 pub(crate) struct Prompter {
     lock: tokio::sync::Mutex<()>,
+    guard: std::sync::Mutex<Option<TerminalGuard>>,
 }
 
 impl Prompter {
@@ -43,14 +48,33 @@ impl Prompter {
             Some(program) => run_askpass(program, prompt).await,
             None => {
                 let prompt = prompt.to_string();
-                tokio::task::spawn_blocking(move || ask_terminal(&prompt, echo))
-                    .await
-                    .map_err(|e| PromptError::NoTerminal {
-                        what: "input".into(),
-                        source: std::io::Error::other(e),
-                    })?
+                let guard = self.guard.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                tokio::task::spawn_blocking(move || match guard {
+                    None => ask_terminal(&prompt, echo),
+                    Some(g) => {
+                        let mut answer = None;
+                        g(&mut || answer = Some(ask_terminal(&prompt, echo)));
+                        answer.unwrap_or_else(|| {
+                            Err(PromptError::NoTerminal {
+                                what: prompt.trim().to_string(),
+                                source: std::io::Error::other(
+                                    "terminal guard did not run the prompt",
+                                ),
+                            })
+                        })
+                    }
+                })
+                .await
+                .map_err(|e| PromptError::NoTerminal {
+                    what: "input".into(),
+                    source: std::io::Error::other(e),
+                })?
             }
         }
+    }
+
+    pub(crate) fn set_guard(&self, guard: TerminalGuard) {
+        *self.guard.lock().unwrap_or_else(|p| p.into_inner()) = Some(guard);
     }
 
     /// Show text (keyboard-interactive name/instructions) where the operator will see it.
@@ -132,6 +156,20 @@ mod tests {
         std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         p
+    }
+
+    #[tokio::test]
+    async fn terminal_prompts_go_through_the_guard() {
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = calls.clone();
+        let pr = Prompter::default();
+        // A guard that declines to run the prompt: no terminal is touched by this test.
+        pr.set_guard(std::sync::Arc::new(move |_ask: &mut dyn FnMut()| {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }));
+        let e = pr.ask(None, "Password: ", false).await.unwrap_err();
+        assert!(e.to_string().contains("guard did not run"), "{e}");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
