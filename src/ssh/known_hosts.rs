@@ -152,7 +152,8 @@ pub(crate) fn patterns_match(patterns: &str, name: &str) -> bool {
     let mut positive = false;
     for pat in patterns.split(',') {
         if let Some(hashed) = pat.strip_prefix("|1|") {
-            if hashed_match(hashed, name) {
+            // ssh hashes the lower-cased name.
+            if hashed_match(hashed, &name_lc) {
                 positive = true;
             }
             continue;
@@ -350,6 +351,7 @@ mod tests {
     #[test]
     fn pattern_table() {
         let h = hashed("[10.0.0.5]:2222");
+        let hn = hashed("node1.example.com");
         let cases: &[(&str, &str, bool)] = &[
             ("node1", "node1", true),
             ("NODE1", "node1", true),
@@ -369,6 +371,7 @@ mod tests {
             ("[10.0.0.5]:*", "[10.0.0.5]:2222", true),
             (h.as_str(), "[10.0.0.5]:2222", true),
             (h.as_str(), "[10.0.0.5]:2223", false),
+            (hn.as_str(), "Node1.Example.COM", true),
             ("|1|garbage", "node1", false),
             ("|1|AAAA|not base64!", "node1", false),
         ];
