@@ -2,3 +2,5 @@
 //! real servers (OpenSSH on loopback, lab containers).
 
 mod cli;
+mod ssh;
+mod support;
