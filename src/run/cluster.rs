@@ -154,14 +154,13 @@ pub async fn execute(
                         },
                         Some(out),
                     ) = (&s.action, stdout)
+                        && let Err(e) = rt.record(*c, &out)
                     {
-                        if let Err(e) = rt.record(*c, &out) {
-                            first_error.get_or_insert(ClusterRunError::Step {
-                                host: s.host.clone(),
-                                step: s.id.clone(),
-                                reason: e.to_string(),
-                            });
-                        }
+                        first_error.get_or_insert(ClusterRunError::Step {
+                            host: s.host.clone(),
+                            step: s.id.clone(),
+                            reason: e.to_string(),
+                        });
                     }
                 }
                 Err(e) => {
