@@ -10,6 +10,7 @@ pub mod load;
 pub mod model;
 mod reader;
 mod resolve;
+mod settings;
 #[cfg(test)]
 mod tests;
 
