@@ -83,6 +83,10 @@ fn dispatch(cli: Cli, rep: &Reporter) -> anyhow::Result<u8> {
         Command::Plan { detailed_exitcode } => engine::plan(global, rep, detailed_exitcode),
         Command::Up => engine::up(global, rep),
         Command::Render { out } => engine::render(global, rep, &out),
+        Command::RemoveNode { name, force } => {
+            engine::day2(global, rep, engine::Day2::RemoveNode { name, force })
+        }
+        Command::Reset => engine::day2(global, rep, engine::Day2::Reset),
     }
 }
 
@@ -436,6 +440,88 @@ mod engine {
         }
         report_unreachable(rep, &g.unreachable);
         rep.info(format!("journal: {}", j.path().display()));
+        Ok(if ok { exit::OK } else { exit::FAILED })
+    }
+
+    pub enum Day2 {
+        RemoveNode { name: String, force: bool },
+        Reset,
+    }
+
+    /// `remove-node` and `reset`: same gather as `up`, then a day-2 plan, shown before it runs.
+    pub fn day2(global: &Global, rep: &Reporter, what: Day2) -> anyhow::Result<u8> {
+        use crate::phases::cluster;
+        let inv = load_inventory(global, rep)?;
+        if let Day2::RemoveNode { name, .. } = &what
+            && inv.host(name).is_none()
+        {
+            return Err(invalid(format!(
+                "remove-node: {name:?} is not a host of {}",
+                inv.source.display()
+            )));
+        }
+        if matches!(what, Day2::Reset) && !global.yes {
+            return Err(invalid(
+                "reset tears down the whole cluster; re-run with --yes if that is what you want",
+            ));
+        }
+        let books = playbooks(global)?;
+        let command = match what {
+            Day2::RemoveNode { .. } => "remove-node",
+            Day2::Reset => "reset",
+        };
+        let j = journal(&inv, command)?;
+        let started = std::time::Instant::now();
+        let rt = runtime()?;
+        let mut reqs = crate::phases::fact_requests(&inv, &books, &[])?;
+        run::cluster::add_probe_reports(&inv, &mut reqs);
+        let g = rt.block_on(run::gather(&inv, &reqs, rep, &j));
+        let obs = run::RunObserver { rep, journal: &j };
+        let state = rt.block_on(run::cluster::state(&inv, &g.facts, &g.conns, &obs));
+        let steps = state
+            .map_err(anyhow::Error::from)
+            .and_then(|state| match &what {
+                Day2::RemoveNode { name, force } => {
+                    cluster::plan_remove_node(&inv, &state, name, *force).map_err(Into::into)
+                }
+                Day2::Reset => Ok(cluster::plan_reset(&inv, &state)),
+            });
+        let steps = match steps {
+            Ok(s) => s,
+            Err(e) => {
+                rt.block_on(run::close_all(&g.conns));
+                report_unreachable(rep, &g.unreachable);
+                return Err(e);
+            }
+        };
+        for s in &steps {
+            rep.out(format!(
+                "  + [{}] {}: {}: {}",
+                s.wave, s.host, s.title, s.reason
+            ));
+        }
+        let confirmed = global.yes
+            || (std::io::IsTerminal::is_terminal(&std::io::stdin())
+                && rep.confirm(&format!("{command}: run {} step(s)?", steps.len())));
+        if !confirmed {
+            rt.block_on(run::close_all(&g.conns));
+            return Err(invalid(format!(
+                "{command}: not confirmed; nothing changed (use --yes in automation)"
+            )));
+        }
+        let res = rt.block_on(run::cluster::execute(&steps, &g.conns, &obs));
+        rt.block_on(run::close_all(&g.conns));
+        let ok = res.is_ok() && g.unreachable.is_empty();
+        j.record(&Event::RunFinished {
+            ok,
+            changes_applied: *res.as_ref().unwrap_or(&0),
+            ms: started.elapsed().as_millis() as u64,
+        });
+        report_unreachable(rep, &g.unreachable);
+        match res {
+            Ok(n) => rep.out(format!("{command}: {n} step(s) applied")),
+            Err(e) => rep.error(e.to_string()),
+        }
         Ok(if ok { exit::OK } else { exit::FAILED })
     }
 
