@@ -528,8 +528,44 @@ mod engine {
     pub fn render(global: &Global, rep: &Reporter, out: &Path) -> anyhow::Result<u8> {
         let inv = load_inventory(global, rep)?;
         let books = playbooks(global)?;
-        let r = crate::render::render_all(&inv, &books, out)
+        let mut r = crate::render::render_all(&inv, &books, out)
             .with_context(|| format!("render into {}", out.display()))?;
+        // Cluster files: kubeadm configs, endpoint, security configs per host; manifests
+        // applied to the cluster under cluster/. Run-time values stay placeholders.
+        use crate::phases::cluster;
+        let write = |path: std::path::PathBuf,
+                     content: &str|
+         -> anyhow::Result<std::path::PathBuf> {
+            if let Some(d) = path.parent() {
+                std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
+            }
+            std::fs::write(&path, content).with_context(|| format!("write {}", path.display()))?;
+            Ok(path)
+        };
+        let lb_by_playbook = !run::cluster::cluster_configures_load_balancers(&inv);
+        for h in &inv.hosts {
+            for f in cluster::render_files(&inv, h)? {
+                if lb_by_playbook
+                    && (f.path.starts_with("/etc/haproxy/")
+                        || f.path.starts_with("/etc/keepalived/"))
+                {
+                    continue; // written by the endpoint playbook (render_all above)
+                }
+                let rel = f.path.trim_start_matches('/');
+                r.files.push(write(
+                    out.join("hosts").join(&h.name).join(rel),
+                    &f.content,
+                )?);
+            }
+        }
+        for f in cluster::render_cluster_files(&inv)? {
+            let name = std::path::Path::new(&f.path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| f.path.clone());
+            r.files
+                .push(write(out.join("cluster").join(name), &f.content)?);
+        }
         for n in &r.notes {
             rep.warn(n);
         }

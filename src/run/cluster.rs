@@ -33,6 +33,13 @@ pub enum ClusterRunError {
     },
 }
 
+/// haproxy + keepalived on load-balancer hosts are node steps (playbooks/endpoint.toml); the
+/// cluster planner's own load-balancer step only serves control planes doubling as load
+/// balancers (an inventory without load-balancer hosts). One rule for `up` and `render`.
+pub fn cluster_configures_load_balancers(inv: &Inventory) -> bool {
+    inv.load_balancers().next().is_none()
+}
+
 /// Add the cluster host probe to every host's facts request (no extra round trip).
 pub fn add_probe_reports(inv: &Inventory, reqs: &mut BTreeMap<String, FactRequest>) {
     let vip = cluster::probe_vip(inv);

@@ -206,10 +206,7 @@ pub async fn prepare(
         let obs = RunObserver { rep, journal };
         let state = cluster::state(inv, &gathered.facts, &gathered.conns, &obs).await?;
         let mut steps = crate::phases::cluster::plan_cluster(inv, &state)?;
-        // haproxy + keepalived on load-balancer hosts are node steps (playbooks/endpoint.toml);
-        // the cluster planner's own load-balancer step only serves control planes doubling as
-        // load balancers (no load-balancer hosts in the inventory).
-        if inv.load_balancers().next().is_some() {
+        if !cluster::cluster_configures_load_balancers(inv) {
             steps.retain(|s| s.kind != crate::phases::cluster::StepKind::LoadBalancer);
         }
         (steps, None)
