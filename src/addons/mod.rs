@@ -1,0 +1,128 @@
+//! Cluster add-ons: metrics (Prometheus, Alertmanager, node-exporter, kube-state-metrics, alert
+//! rules), metrics-server (+ kubelet-csr-approver) and logging (OpenSearch, Dashboards, Fluent Bit).
+//!
+//! Data flow (all pure; the lead's `up` runs the scripts on one control plane):
+//!
+//! 1. [`render`]: every enabled addon's tera templates (templates/addons/<addon>/) are rendered
+//!    with a context built from the inventory; each YAML document becomes an [`Object`] carrying
+//!    the ownership labels, in canonical form (keys sorted), hashed per object and per addon.
+//!    Secret values are never rendered: secrets are [`GeneratedSecret`] specs whose values are
+//!    produced on the control plane at apply time (`render` shows placeholders).
+//! 2. [`probe_script`] lists every object carrying `app.kubernetes.io/managed-by=otp-provision`
+//!    plus the hash record (ConfigMap `kube-system/otp-provision-addons`) in one `kubectl get`;
+//!    [`LiveAddonState::parse`] reads its JSON.
+//! 3. [`plan()`] compares both: per addon unchanged / objects to apply (new, changed, missing) /
+//!    objects to prune / whole addon removed.
+//! 4. [`AddonStep::apply_script`]: server-side apply of the changed objects (manifest on stdin),
+//!    secrets generated when absent, prune deletes, then the new hashes recorded.
+
+pub mod images;
+pub mod logging;
+mod plan;
+mod render;
+mod secrets;
+mod state;
+
+#[cfg(test)]
+mod tests;
+
+pub use logging::{LogParser, log_parsers};
+pub use plan::{AddonStep, ObjectChange, StepKind, plan};
+pub use render::{Object, ObjectId, RenderedAddon, render, render_addon};
+pub use secrets::{GeneratedSecret, SecretValue};
+pub use state::{LiveAddonState, LiveObject, Record, probe_script};
+
+/// Label every addon object carries; the probe selects on it.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY: &str = "otp-provision";
+/// Label naming the addon an object belongs to (pruning and removal key on it).
+pub const ADDON_LABEL: &str = "otp-provision.io/addon";
+/// Field manager of server-side apply.
+pub const FIELD_MANAGER: &str = "otp-provision";
+/// Namespace and name of the ConfigMap recording what was applied.
+pub const RECORD_NAMESPACE: &str = "kube-system";
+pub const RECORD_NAME: &str = "otp-provision-addons";
+/// Kubeconfig the scripts use on the control plane.
+pub const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
+
+/// The addons otp-provision knows, in apply order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AddonName {
+    MetricsServer,
+    Metrics,
+    Logging,
+}
+
+impl AddonName {
+    pub const ALL: [AddonName; 3] = [
+        AddonName::MetricsServer,
+        AddonName::Metrics,
+        AddonName::Logging,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddonName::MetricsServer => "metrics-server",
+            AddonName::Metrics => "metrics",
+            AddonName::Logging => "logging",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AddonName> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// Whether the inventory switches this addon on.
+    pub fn enabled(self, inv: &crate::inventory::Inventory) -> bool {
+        let a = &inv.addons;
+        match self {
+            AddonName::MetricsServer => a.metrics_server.is_some(),
+            AddonName::Metrics => a.metrics.is_some(),
+            AddonName::Logging => a.logging.is_some(),
+        }
+    }
+}
+
+impl std::fmt::Display for AddonName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AddonError {
+    #[error("addon {addon}: template {template}: {message}")]
+    Template {
+        addon: &'static str,
+        template: String,
+        message: String,
+    },
+    #[error("addon {addon}: template {template}, document {index}: {message}")]
+    Manifest {
+        addon: &'static str,
+        template: String,
+        index: usize,
+        message: String,
+    },
+    #[error("addon {addon}: {what} is rendered twice (also by {first})")]
+    Duplicate {
+        addon: &'static str,
+        what: String,
+        first: String,
+    },
+    #[error("addon probe on {host}: {message}")]
+    Probe { host: String, message: String },
+}
+
+/// Full chain of a tera error (its `Display` shows only the outermost message).
+pub(crate) fn tera_chain(e: &tera::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
