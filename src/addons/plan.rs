@@ -8,8 +8,8 @@ use super::render::{Object, ObjectId, RenderedAddon};
 use super::secrets::{self, q};
 use super::state::{LiveAddonState, Record};
 use super::{
-    ADMIN_CONF, AddonError, AddonName, FIELD_MANAGER, LogParser, MANAGED_BY,
-    MANAGED_BY_LABEL, RECORD_NAME, RECORD_NAMESPACE, render,
+    ADMIN_CONF, AddonError, AddonName, FIELD_MANAGER, LogParser, MANAGED_BY, MANAGED_BY_LABEL,
+    RECORD_NAME, RECORD_NAMESPACE, render,
 };
 use crate::inventory::Inventory;
 
@@ -181,7 +181,12 @@ impl AddonStep {
                     parts.push(format!(
                         "{} secret(s) to generate: {}",
                         self.secrets_to_create.len(),
-                        list(self.secrets_to_create.iter().map(|i| i.to_string()).collect())
+                        list(
+                            self.secrets_to_create
+                                .iter()
+                                .map(|i| i.to_string())
+                                .collect()
+                        )
                     ));
                 }
                 if !self.prune.is_empty() {

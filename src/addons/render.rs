@@ -8,9 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::logging::LogParser;
 use super::secrets::{GeneratedSecret, SecretValue};
-use super::{
-    ADDON_LABEL, AddonError, AddonName, MANAGED_BY, MANAGED_BY_LABEL, images, tera_chain,
-};
+use super::{ADDON_LABEL, AddonError, AddonName, MANAGED_BY, MANAGED_BY_LABEL, images, tera_chain};
 use crate::inventory::{Inventory, Role};
 
 /// Pod-template annotation listing ConfigMaps (same namespace, comma-separated) whose content
@@ -47,7 +45,11 @@ fn templates() -> Vec<Tpl> {
     use AddonName::*;
     vec![
         tpl!(MetricsServer, "metrics-server", "metrics-server.yaml.tera"),
-        tpl!(MetricsServer, "metrics-server", "kubelet-csr-approver.yaml.tera"),
+        tpl!(
+            MetricsServer,
+            "metrics-server",
+            "kubelet-csr-approver.yaml.tera"
+        ),
         tpl!(Metrics, "metrics", "files/prometheus.yml.tera"),
         tpl!(Metrics, "metrics", "files/rules.yml.tera"),
         tpl!(Metrics, "metrics", "files/alertmanager.yml.tera"),
@@ -330,8 +332,18 @@ fn secrets(inv: &Inventory, addon: AddonName) -> Vec<GeneratedSecret> {
                 "kube-system",
                 "metrics-server-tls",
                 vec![
-                    ("ca.crt", SecretValue::CaCert { ca: "metrics-server".into() }),
-                    ("ca.key", SecretValue::CaKey { ca: "metrics-server".into() }),
+                    (
+                        "ca.crt",
+                        SecretValue::CaCert {
+                            ca: "metrics-server".into(),
+                        },
+                    ),
+                    (
+                        "ca.key",
+                        SecretValue::CaKey {
+                            ca: "metrics-server".into(),
+                        },
+                    ),
                     (
                         "tls.crt",
                         SecretValue::Cert {
@@ -420,7 +432,10 @@ fn secrets(inv: &Inventory, addon: AddonName) -> Vec<GeneratedSecret> {
                 secret(
                     "logging",
                     "opensearch-admin",
-                    vec![("username", text("admin")), ("password", pw("opensearch-admin"))],
+                    vec![
+                        ("username", text("admin")),
+                        ("password", pw("opensearch-admin")),
+                    ],
                 ),
                 secret(
                     "logging",
@@ -451,7 +466,10 @@ pub fn render_addon(
     parsers: &[LogParser],
 ) -> Result<RenderedAddon, AddonError> {
     let name = addon.as_str();
-    let tpls: Vec<Tpl> = templates().into_iter().filter(|t| t.addon == addon).collect();
+    let tpls: Vec<Tpl> = templates()
+        .into_iter()
+        .filter(|t| t.addon == addon)
+        .collect();
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![]);
     tera.add_raw_templates(tpls.iter().map(|t| (t.path, t.body)))
@@ -463,13 +481,12 @@ pub fn render_addon(
     let mut ctx_value = context(inv, parsers);
     let mut files = BTreeMap::new();
     let render_one = |ctx_value: &Value, path: &str| -> Result<String, AddonError> {
-        let ctx = tera::Context::from_value(ctx_value.clone()).map_err(|e| {
-            AddonError::Template {
+        let ctx =
+            tera::Context::from_value(ctx_value.clone()).map_err(|e| AddonError::Template {
                 addon: name,
                 template: path.into(),
                 message: tera_chain(&e),
-            }
-        })?;
+            })?;
         tera.render(path, &ctx).map_err(|e| AddonError::Template {
             addon: name,
             template: path.into(),
@@ -486,10 +503,7 @@ pub fn render_addon(
             .unwrap_or(t.path)
             .trim_end_matches(".tera")
             .to_string();
-        file_values.insert(
-            fname.replace(['.', '-'], "_"),
-            Value::String(text.clone()),
-        );
+        file_values.insert(fname.replace(['.', '-'], "_"), Value::String(text.clone()));
         files.insert(fname, text);
     }
     ctx_value["files"] = Value::Object(file_values);
@@ -518,7 +532,10 @@ pub fn render_addon(
     for (template, mut v) in values {
         let api_version = v["apiVersion"].as_str().unwrap_or_default().to_string();
         let kind = v["kind"].as_str().unwrap_or_default().to_string();
-        let obj_name = v["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let obj_name = v["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         if api_version.is_empty() || kind.is_empty() || obj_name.is_empty() {
             return Err(AddonError::Manifest {
                 addon: name,
@@ -598,7 +615,10 @@ fn stamp_config_hashes(values: &mut [(String, Value)]) {
         .map(|(_, v)| {
             (
                 (
-                    v["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
+                    v["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
                     v["metadata"]["name"].as_str().unwrap_or("").to_string(),
                 ),
                 hex_sha(to_yaml(&canonical(v["data"].clone())).as_bytes()),
@@ -606,7 +626,10 @@ fn stamp_config_hashes(values: &mut [(String, Value)]) {
         })
         .collect();
     for (_, v) in values.iter_mut() {
-        let ns = v["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+        let ns = v["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         let Some(ann) = v
             .pointer_mut("/spec/template/metadata/annotations")
             .and_then(Value::as_object_mut)
@@ -638,7 +661,13 @@ mod tests {
     #[test]
     fn object_keys_round_trip() {
         for (api, kind, ns, name, key) in [
-            ("v1", "ConfigMap", Some("kube-system"), "x", "core/ConfigMap/kube-system/x"),
+            (
+                "v1",
+                "ConfigMap",
+                Some("kube-system"),
+                "x",
+                "core/ConfigMap/kube-system/x",
+            ),
             (
                 "rbac.authorization.k8s.io/v1",
                 "ClusterRole",

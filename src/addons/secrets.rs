@@ -53,7 +53,9 @@ impl GeneratedSecret {
                     SecretValue::Password { group } => {
                         format!("<generated at apply time: password {group}>")
                     }
-                    SecretValue::CaCert { ca } => format!("<generated at apply time: CA {ca} certificate>"),
+                    SecretValue::CaCert { ca } => {
+                        format!("<generated at apply time: CA {ca} certificate>")
+                    }
                     SecretValue::CaKey { ca } => format!("<generated at apply time: CA {ca} key>"),
                     SecretValue::Cert { profile, .. } => {
                         format!("<generated at apply time: certificate {profile}>")
@@ -227,12 +229,14 @@ pub(crate) fn ensure_script(addon: &str, secrets: &[GeneratedSecret]) -> String 
                     format!("pw_{}", fname(group)),
                     format!("$sec/pw-{}", fname(group)),
                 ),
-                SecretValue::CaCert { ca } => {
-                    (format!("ca_{}", fname(ca)), format!("$sec/ca-{}.crt", fname(ca)))
-                }
-                SecretValue::CaKey { ca } => {
-                    (format!("ca_{}", fname(ca)), format!("$sec/ca-{}.key", fname(ca)))
-                }
+                SecretValue::CaCert { ca } => (
+                    format!("ca_{}", fname(ca)),
+                    format!("$sec/ca-{}.crt", fname(ca)),
+                ),
+                SecretValue::CaKey { ca } => (
+                    format!("ca_{}", fname(ca)),
+                    format!("$sec/ca-{}.key", fname(ca)),
+                ),
                 SecretValue::Cert { profile, .. } => (
                     format!("cert_{}", fname(profile)),
                     format!("$sec/cert-{}.crt", fname(profile)),

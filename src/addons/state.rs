@@ -119,7 +119,8 @@ impl LiveAddonState {
                     truncate(&item.to_string())
                 )));
             }
-            let id = ObjectId::from_api_version(api_version, kind, meta["namespace"].as_str(), name);
+            let id =
+                ObjectId::from_api_version(api_version, kind, meta["namespace"].as_str(), name);
             if kind == "ConfigMap"
                 && id.namespace.as_deref() == Some(RECORD_NAMESPACE)
                 && name == RECORD_NAME
@@ -208,7 +209,10 @@ mod tests {
         assert_eq!(s.objects.len(), 2);
         assert_eq!(s.objects_of("metrics").count(), 1);
         assert_eq!(s.objects[1].addon, None);
-        assert_eq!(s.objects[1].id.key(), "rbac.authorization.k8s.io/ClusterRole/-/x");
+        assert_eq!(
+            s.objects[1].id.key(),
+            "rbac.authorization.k8s.io/ClusterRole/-/x"
+        );
     }
 
     #[test]
@@ -216,7 +220,10 @@ mod tests {
         for (out, want) in [
             ("not json", "cp9: kubectl output is not JSON"),
             ("{}", "cp9: kubectl output has no `items` list"),
-            (r#"{"items":[{"kind":"Pod"}]}"#, "cp9: an item without kind or name"),
+            (
+                r#"{"items":[{"kind":"Pod"}]}"#,
+                "cp9: an item without kind or name",
+            ),
             (
                 r#"{"items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"otp-provision-addons","namespace":"kube-system"},"data":{"logging":"{"}}]}"#,
                 "key `logging` is not a record",

@@ -49,6 +49,15 @@ pub(crate) fn sample_parsers() -> Vec<LogParser> {
     ]
 }
 
+/// scripts/validate-addons reads the rendered set from `$OTP_ADDONS_RENDER_OUT/<case>/`.
+fn export(d: &Path, r: &RenderedAddon) {
+    std::fs::create_dir_all(d.join("files")).unwrap();
+    std::fs::write(d.join("manifest.yaml"), r.display_manifest()).unwrap();
+    for (name, text) in &r.files {
+        std::fs::write(d.join("files").join(name), text).unwrap();
+    }
+}
+
 fn rendered(inv: &Inventory) -> Vec<RenderedAddon> {
     render(inv, &sample_parsers()).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -67,14 +76,8 @@ fn snapshot_every_addon_of_the_example() {
         for (name, text) in &r.files {
             insta::assert_snapshot!(format!("example_{}_file_{name}", r.name), text);
         }
-        // scripts/validate-addons reads the rendered set from here.
         if let Some(dir) = &out {
-            let d = dir.join(r.name.as_str());
-            std::fs::create_dir_all(d.join("files")).unwrap();
-            std::fs::write(d.join("manifest.yaml"), r.display_manifest()).unwrap();
-            for (name, text) in &r.files {
-                std::fs::write(d.join("files").join(name), text).unwrap();
-            }
+            export(&dir.join(r.name.as_str()), r);
         }
     }
 }
@@ -107,8 +110,12 @@ dashboards = false
 "#,
     );
     let all = render(&inv, &[]).unwrap();
+    let out = std::env::var_os("OTP_ADDONS_RENDER_OUT").map(PathBuf::from);
     for r in &all {
         insta::assert_snapshot!(format!("variant_{}", r.name), r.display_manifest());
+        if let Some(dir) = &out {
+            export(&dir.join(format!("variant-{}", r.name)), r);
+        }
     }
     let metrics = all.iter().find(|r| r.name == AddonName::Metrics).unwrap();
     insta::assert_snapshot!(
@@ -146,8 +153,15 @@ fn every_object_is_labelled_and_every_kind_is_probed() {
             assert_eq!(o.hash.len(), 64);
         }
         for s in &r.secrets {
-            assert!(s.namespace == "kube-system" || r.objects.iter().any(|o| o.id.kind == "Namespace" && o.id.name == s.namespace),
-                "secret {}/{} lives in a namespace its addon does not create", s.namespace, s.name);
+            assert!(
+                s.namespace == "kube-system"
+                    || r.objects
+                        .iter()
+                        .any(|o| o.id.kind == "Namespace" && o.id.name == s.namespace),
+                "secret {}/{} lives in a namespace its addon does not create",
+                s.namespace,
+                s.name
+            );
         }
     }
 }
@@ -157,7 +171,11 @@ fn no_secret_value_is_rendered() {
     let inv = example();
     for r in rendered(&inv) {
         let text = r.display_manifest();
-        assert!(!text.contains("BEGIN "), "{}: PEM material in the manifest", r.name);
+        assert!(
+            !text.contains("BEGIN "),
+            "{}: PEM material in the manifest",
+            r.name
+        );
         for s in &r.secrets {
             let v = s.placeholder(r.name.as_str());
             for (k, val) in v["stringData"].as_object().unwrap() {
@@ -184,7 +202,7 @@ fn hashes_are_stable_and_follow_content() {
     // A parser change touches only the Fluent Bit ConfigMap and (through the config hash) the
     // DaemonSet's pod template.
     let mut parsers = sample_parsers();
-    parsers[0].regex.push_str("x");
+    parsers[0].regex.push('x');
     let c = render(&inv, &parsers).unwrap();
     for (x, y) in a.iter().zip(&c) {
         let changed: Vec<String> = x
@@ -232,7 +250,10 @@ fn parser_filters_select_namespace_and_container() {
 // ------------------------------------------------------------------------------------------
 // Planner
 
-fn live_from(addons: &[RenderedAddon], extra: &[(&str, &str, &str, Option<&str>, &str)]) -> LiveAddonState {
+fn live_from(
+    addons: &[RenderedAddon],
+    extra: &[(&str, &str, &str, Option<&str>, &str)],
+) -> LiveAddonState {
     let mut s = LiveAddonState {
         reachable: true,
         ..Default::default()
@@ -258,7 +279,11 @@ fn live_from(addons: &[RenderedAddon], extra: &[(&str, &str, &str, Option<&str>,
             r.name.as_str().into(),
             Record {
                 hash: r.hash.clone(),
-                objects: r.objects.iter().map(|o| (o.id.key(), o.hash.clone())).collect(),
+                objects: r
+                    .objects
+                    .iter()
+                    .map(|o| (o.id.key(), o.hash.clone()))
+                    .collect(),
             },
         );
     }
@@ -335,7 +360,10 @@ fn planner_table() {
         Case {
             name: "fresh cluster: everything new",
             inv: inv.clone(),
-            live: LiveAddonState { reachable: true, ..Default::default() },
+            live: LiveAddonState {
+                reachable: true,
+                ..Default::default()
+            },
             want: vec![(MetricsServer, Apply), (Metrics, Apply), (Logging, Apply)],
             counts: fresh_counts,
         },
@@ -343,28 +371,48 @@ fn planner_table() {
             name: "second run: nothing to do",
             inv: inv.clone(),
             live: live_from(&now, &[]),
-            want: vec![(MetricsServer, Unchanged), (Metrics, Unchanged), (Logging, Unchanged)],
-            counts: vec![(MetricsServer, 0, 0, 0), (Metrics, 0, 0, 0), (Logging, 0, 0, 0)],
+            want: vec![
+                (MetricsServer, Unchanged),
+                (Metrics, Unchanged),
+                (Logging, Unchanged),
+            ],
+            counts: vec![
+                (MetricsServer, 0, 0, 0),
+                (Metrics, 0, 0, 0),
+                (Logging, 0, 0, 0),
+            ],
         },
         Case {
             name: "deleted object re-applied, stale object pruned",
             inv: inv.clone(),
             live: drifted,
-            want: vec![(MetricsServer, Unchanged), (Metrics, Apply), (Logging, Unchanged)],
+            want: vec![
+                (MetricsServer, Unchanged),
+                (Metrics, Apply),
+                (Logging, Unchanged),
+            ],
             counts: vec![(Metrics, 1, 1, 0)],
         },
         Case {
             name: "one parser changed: Fluent Bit config and DaemonSet only",
             inv: inv.clone(),
             live: changed_parser,
-            want: vec![(MetricsServer, Unchanged), (Metrics, Unchanged), (Logging, Apply)],
+            want: vec![
+                (MetricsServer, Unchanged),
+                (Metrics, Unchanged),
+                (Logging, Apply),
+            ],
             counts: vec![(Logging, 2, 0, 0)],
         },
         Case {
             name: "a generated secret was deleted: regenerated, nothing re-applied",
             inv: inv.clone(),
             live: secret_lost,
-            want: vec![(MetricsServer, Unchanged), (Metrics, Unchanged), (Logging, Apply)],
+            want: vec![
+                (MetricsServer, Unchanged),
+                (Metrics, Unchanged),
+                (Logging, Apply),
+            ],
             counts: vec![(Logging, 0, 0, 1)],
         },
         Case {
@@ -377,7 +425,10 @@ fn planner_table() {
         Case {
             name: "all off, cluster clean",
             inv: nothing.clone(),
-            live: LiveAddonState { reachable: true, ..Default::default() },
+            live: LiveAddonState {
+                reachable: true,
+                ..Default::default()
+            },
             want: vec![(MetricsServer, Off), (Metrics, Off), (Logging, Off)],
             counts: vec![],
         },
@@ -385,7 +436,10 @@ fn planner_table() {
             name: "all off, only a record left: removed (record dropped)",
             inv: nothing,
             live: {
-                let mut l = LiveAddonState { reachable: true, ..Default::default() };
+                let mut l = LiveAddonState {
+                    reachable: true,
+                    ..Default::default()
+                };
                 l.records.insert("metrics".into(), Record::default());
                 l
             },
@@ -415,7 +469,13 @@ fn planner_table() {
             );
         }
         for s in &steps {
-            assert_eq!(s.apply_script().is_some(), s.changes(), "{}: {}", c.name, s.addon);
+            assert_eq!(
+                s.apply_script().is_some(),
+                s.changes(),
+                "{}: {}",
+                c.name,
+                s.addon
+            );
         }
     }
 }
@@ -424,14 +484,25 @@ fn planner_table() {
 fn changed_objects_are_named_with_reasons() {
     let inv = example();
     let now = rendered(&inv);
-    let mut live = live_from(&now, &[("metrics", "apps/v1", "Deployment", Some("monitoring"), "grafana")]);
-    live.records
-        .get_mut("metrics")
-        .unwrap()
-        .objects
-        .insert("core/ConfigMap/monitoring/prometheus-config".into(), "old".into());
+    let mut live = live_from(
+        &now,
+        &[(
+            "metrics",
+            "apps/v1",
+            "Deployment",
+            Some("monitoring"),
+            "grafana",
+        )],
+    );
+    live.records.get_mut("metrics").unwrap().objects.insert(
+        "core/ConfigMap/monitoring/prometheus-config".into(),
+        "old".into(),
+    );
     let steps = plan(&inv, &sample_parsers(), &live).unwrap();
-    let m = steps.iter().find(|s| s.addon == AddonName::Metrics).unwrap();
+    let m = steps
+        .iter()
+        .find(|s| s.addon == AddonName::Metrics)
+        .unwrap();
     assert_eq!(
         m.summary(),
         "metrics: 1 to apply: ConfigMap monitoring/prometheus-config (changed); 1 to prune: Deployment monitoring/grafana"
@@ -446,19 +517,30 @@ fn apply_scripts() {
     let inv = example();
     let now = rendered(&inv);
     // Metrics: one changed ConfigMap and one object to prune.
-    let mut live = live_from(&now, &[("metrics", "apps/v1", "Deployment", Some("monitoring"), "grafana")]);
-    live.records
-        .get_mut("metrics")
-        .unwrap()
-        .objects
-        .insert("core/ConfigMap/monitoring/alertmanager-config".into(), "old".into());
+    let mut live = live_from(
+        &now,
+        &[(
+            "metrics",
+            "apps/v1",
+            "Deployment",
+            Some("monitoring"),
+            "grafana",
+        )],
+    );
+    live.records.get_mut("metrics").unwrap().objects.insert(
+        "core/ConfigMap/monitoring/alertmanager-config".into(),
+        "old".into(),
+    );
     let steps = plan(&inv, &sample_parsers(), &live).unwrap();
     let script = steps[1].apply_script().unwrap();
     insta::assert_snapshot!("apply_metrics_changed_and_pruned", script);
     // Fresh logging: manifests, secrets generated on the node, record.
     let fresh = plan(&inv, &sample_parsers(), &LiveAddonState::default()).unwrap();
     let logging = fresh[2].apply_script().unwrap();
-    let secrets_part = &logging[logging.find("sec=$(mktemp -d)").unwrap()..logging.find("kubectl apply --server-side --field-manager='otp-provision-logging'").unwrap()];
+    let secrets_part = &logging[logging.find("sec=$(mktemp -d)").unwrap()
+        ..logging
+            .find("kubectl apply --server-side --field-manager='otp-provision-logging'")
+            .unwrap()];
     insta::assert_snapshot!("apply_logging_secrets", secrets_part);
     let ms = fresh[0].apply_script().unwrap();
     assert!(ms.contains("kubectl patch apiservice v1beta1.metrics.k8s.io"));
@@ -471,7 +553,11 @@ fn apply_scripts() {
             .args(["-n", "-c", s])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -480,13 +566,23 @@ fn apply_scripts() {
 /// signs the node certificate; nothing secret is printed.
 #[test]
 fn secret_generation_runs_and_is_idempotent() {
-    if std::process::Command::new("openssl").arg("version").output().is_err() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
         eprintln!("openssl missing: skipped");
         return;
     }
     let inv = example();
-    let logging = rendered(&inv).into_iter().find(|r| r.name == AddonName::Logging).unwrap();
-    let script = format!("set -eu\n{}", secrets::ensure_script("logging", &logging.secrets));
+    let logging = rendered(&inv)
+        .into_iter()
+        .find(|r| r.name == AddonName::Logging)
+        .unwrap();
+    let script = format!(
+        "set -eu\n{}",
+        secrets::ensure_script("logging", &logging.secrets)
+    );
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let store = root.join("store");
@@ -528,28 +624,56 @@ esac
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(&script)
-            .env("PATH", format!("{}:{}", root.join("bin").display(), std::env::var("PATH").unwrap()))
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    root.join("bin").display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     };
-    let (first, _) = run();
+    let (first, first_err) = run();
     assert_eq!(first.lines().count(), logging.secrets.len(), "{first}");
-    let read = |ns: &str, n: &str, k: &str| std::fs::read_to_string(store.join(ns).join(n).join(k)).unwrap();
+    let read = |ns: &str, n: &str, k: &str| {
+        std::fs::read_to_string(store.join(ns).join(n).join(k)).unwrap()
+    };
     let pw = read("logging", "opensearch-admin", "password");
     assert_eq!(pw.len(), 32);
     assert!(pw.chars().all(|c| c.is_ascii_alphanumeric()));
-    assert_eq!(read("logging", "opensearch-credentials", "admin-password"), pw);
+    assert_eq!(
+        read("logging", "opensearch-credentials", "admin-password"),
+        pw
+    );
     assert_eq!(
         read("logging-agents", "opensearch-fluentbit", "password"),
         read("logging", "opensearch-credentials", "fluentbit-password")
     );
-    assert_ne!(read("logging", "opensearch-credentials", "dashboards-password"), pw);
-    assert_eq!(read("logging-agents", "opensearch-fluentbit", "ca.crt"), read("logging", "opensearch-ca", "ca.crt"));
+    assert_ne!(
+        read("logging", "opensearch-credentials", "dashboards-password"),
+        pw
+    );
+    assert_eq!(
+        read("logging-agents", "opensearch-fluentbit", "ca.crt"),
+        read("logging", "opensearch-ca", "ca.crt")
+    );
     assert!(read("logging", "opensearch-certs", "node.key").contains("BEGIN PRIVATE KEY"));
-    for s in [&first] {
-        assert!(!s.contains(&pw) && !s.contains("BEGIN"), "secret material printed");
+    for s in [&first, &first_err] {
+        assert!(
+            !s.contains(&pw) && !s.contains("BEGIN"),
+            "secret material printed"
+        );
     }
     // The node certificate verifies against the CA and names the headless service.
     let verify = std::process::Command::new("openssl")
@@ -558,14 +682,21 @@ esac
         .arg(store.join("logging/opensearch-certs/node.crt"))
         .output()
         .unwrap();
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
     let text = std::process::Command::new("openssl")
         .args(["x509", "-noout", "-text", "-in"])
         .arg(store.join("logging/opensearch-certs/node.crt"))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(text.contains("DNS:*.opensearch-headless.logging.svc"), "{text}");
+    assert!(
+        text.contains("DNS:*.opensearch-headless.logging.svc"),
+        "{text}"
+    );
     // Second run: nothing created, values kept.
     let (second, _) = run();
     assert_eq!(second, "");
@@ -573,10 +704,16 @@ esac
     // One copy lost: recreated from the surviving one, not regenerated.
     std::fs::remove_dir_all(store.join("logging-agents/opensearch-fluentbit")).unwrap();
     let (third, _) = run();
-    assert_eq!(third.trim(), "created secret logging-agents/opensearch-fluentbit");
+    assert_eq!(
+        third.trim(),
+        "created secret logging-agents/opensearch-fluentbit"
+    );
     assert_eq!(
         read("logging-agents", "opensearch-fluentbit", "password"),
         read("logging", "opensearch-credentials", "fluentbit-password")
     );
-    assert_eq!(read("logging-agents", "opensearch-fluentbit", "ca.crt"), read("logging", "opensearch-ca", "ca.crt"));
+    assert_eq!(
+        read("logging-agents", "opensearch-fluentbit", "ca.crt"),
+        read("logging", "opensearch-ca", "ca.crt")
+    );
 }

@@ -182,7 +182,9 @@ fn image_reference(s: &str) -> bool {
 }
 
 fn enabled(t: &mut TableReader<'_, '_>, d: &mut Diags) -> bool {
-    t.boolean(d, "enabled").map(|b| b.into_inner()).unwrap_or(true)
+    t.boolean(d, "enabled")
+        .map(|b| b.into_inner())
+        .unwrap_or(true)
 }
 
 /// Kubernetes quantity as used for volume sizes: digits with an optional binary/decimal suffix.
@@ -450,7 +452,13 @@ fn read_receiver(mut t: TableReader<'_, '_>, d: &mut Diags) -> AlertReceiver {
 fn read_metrics_server(mut t: TableReader<'_, '_>, d: &mut Diags) -> Option<MetricsServerAddon> {
     let on = enabled(&mut t, d);
     let replicas = t
-        .integer(d, "replicas", 1, 5, "1-5 (2 keeps the metrics API up during node drains)")
+        .integer(
+            d,
+            "replicas",
+            1,
+            5,
+            "1-5 (2 keeps the metrics API up during node drains)",
+        )
         .map(|n| n.into_inner() as u32)
         .unwrap_or(2);
     let csr_approver = t
@@ -573,7 +581,13 @@ mod tests {
         ] {
             assert_eq!(duration(s), ok, "{s}");
         }
-        for (s, ok) in [("1g", true), ("512m", true), ("1", false), ("g", false), ("1gb", false)] {
+        for (s, ok) in [
+            ("1g", true),
+            ("512m", true),
+            ("1", false),
+            ("g", false),
+            ("1gb", false),
+        ] {
             assert_eq!(heap(s), ok, "{s}");
         }
     }

@@ -1063,7 +1063,10 @@ metrics_server = { enabled = true, replicas = 3 }
         }
         other => panic!("expected a mirror, got {other:?}"),
     }
-    assert_eq!(inv.addons.metrics_server.as_ref().map(|m| m.replicas), Some(3));
+    assert_eq!(
+        inv.addons.metrics_server.as_ref().map(|m| m.replicas),
+        Some(3)
+    );
 }
 
 #[test]
