@@ -544,7 +544,182 @@ fn read_logging(mut t: TableReader<'_, '_>, d: &mut Diags) -> Option<LoggingAddo
 
 #[cfg(test)]
 mod tests {
+    use std::path::{Path, PathBuf};
+
     use super::*;
+    use crate::inventory::load_with_home;
+
+    /// A valid inventory on lines 1-7; `[addons]` text starts on line 8.
+    fn inventory(addons: &str) -> String {
+        format!(
+            "[cluster]\nname = \"c\"\nkubernetes_version = \"1.33.4\"\n[[host]]\nname = \"cp1\"\naddress = \"10.0.0.11\"\nroles = [\"control-plane\"]\n{addons}"
+        )
+    }
+
+    fn load(addons: &str) -> Result<Addons, Vec<String>> {
+        let text = inventory(addons);
+        load_with_home(
+            Path::new("inv.toml"),
+            &text,
+            Some(PathBuf::from("/home/op")),
+        )
+        .map(|l| l.inventory.addons)
+        .map_err(|e| e.diagnostics.iter().map(|d| d.to_string()).collect())
+    }
+
+    #[test]
+    fn malformed_addons_are_reported_at_their_position() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "[addons]\nmetrix = {}\n",
+                &["inv.toml:9:1: unknown key `metrix` in [addons]", "metrics"],
+            ),
+            (
+                "[addons]\nregistry_mirror = \"https://r.example\"\n",
+                &["inv.toml:9:19: registry_mirror `https://r.example` is not a registry"],
+            ),
+            (
+                "[addons]\nimages = { prometeus = \"a/b:1\" }\n",
+                &["inv.toml:9:12: unknown image `prometeus`", "prometheus"],
+            ),
+            (
+                "[addons]\nimages = { prometheus = \"a/b\" }\n",
+                &["inv.toml:9:25: `a/b` is not an image reference"],
+            ),
+            (
+                "[addons.metrics]\nretention = \"15 days\"\n",
+                &["inv.toml:9:13: `15 days` is not a Prometheus duration"],
+            ),
+            (
+                "[addons.metrics]\nstorage_size = \"50GB\"\n",
+                &["inv.toml:9:16: `50GB` is not a volume size"],
+            ),
+            (
+                "[addons.metrics]\nenabled = \"yes\"\n",
+                &["inv.toml:9:11: `enabled` in [addons.metrics] must be a boolean"],
+            ),
+            (
+                "[addons.metrics.alertmanager]\nreceiver = \"slack\"\n",
+                &["inv.toml:9:12: unknown alert receiver `slack`"],
+            ),
+            (
+                "[addons.metrics.alertmanager]\nreceiver = \"webhook\"\n",
+                &["inv.toml:9:12: this alert receiver needs `url`"],
+            ),
+            (
+                "[addons.metrics.alertmanager]\nreceiver = \"webhook\"\nurl = \"ftp://x\"\n",
+                &["inv.toml:10:7:"],
+            ),
+            (
+                "[addons.metrics.alertmanager]\nreceiver = \"webhook\"\nurl = \"https://x.example\"\nto = \"a@b\"\n",
+                &["inv.toml:11:1: `to` is only used with receiver = \"email\""],
+            ),
+            (
+                "[addons.metrics.alertmanager]\nreceiver = \"email\"\nto = \"a@b\"\nfrom = \"c@d\"\n",
+                &["inv.toml:9:12: this alert receiver needs `smarthost`"],
+            ),
+            (
+                "[addons.metrics.alertmanager]\nreceiver = \"email\"\nto = \"a@b\"\nfrom = \"c@d\"\nsmarthost = \"smtp\"\n",
+                &["inv.toml:12:13: smarthost `smtp` is not host:port"],
+            ),
+            (
+                "[addons.metrics_server]\nreplicas = 0\n",
+                &["inv.toml:9:12: `replicas` = 0 is out of range"],
+            ),
+            (
+                "[addons.logging]\nreplicas = 2\n",
+                &["inv.toml:9:12: OpenSearch with 2 nodes"],
+            ),
+            (
+                "[addons.logging]\nheap = \"1G\"\n",
+                &["inv.toml:9:8: `1G` is not a JVM heap size"],
+            ),
+            (
+                "[addons.logging]\nindex_prefix = \"K8s\"\n",
+                &["inv.toml:9:16: `K8s` is not an index prefix"],
+            ),
+            (
+                "[addons.logging]\nnode_selector = { \"bad key!\" = \"x\" }\n",
+                &["inv.toml:9:19:"],
+            ),
+            (
+                "[addons.logging]\nstorage_class = \"Fast_SSD\"\n",
+                &["inv.toml:9:17: `Fast_SSD` is not a StorageClass name"],
+            ),
+        ];
+        for (text, wants) in cases {
+            let errors = load(text).expect_err(text);
+            let all = errors.join("\n");
+            for want in *wants {
+                assert!(all.contains(want), "{text:?}: want {want:?} in\n{all}");
+            }
+        }
+    }
+
+    #[test]
+    fn addons_must_be_a_table() {
+        let text = format!("addons = 3\n{}", inventory(""));
+        let e = load_with_home(Path::new("inv.toml"), &text, None).unwrap_err();
+        assert_eq!(e.diagnostics.len(), 1, "{e}");
+        assert!(
+            e.diagnostics[0]
+                .to_string()
+                .starts_with("inv.toml:1:10: `addons` must be a table"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn addons_resolve_with_defaults() {
+        assert_eq!(load("").unwrap(), Addons::default());
+        let a = load("[addons]\n[addons.metrics]\n[addons.metrics_server]\n[addons.logging]\nenabled = false\n").unwrap();
+        let m = a.metrics.unwrap();
+        assert_eq!(
+            (m.retention.as_str(), m.scrape_interval.as_str()),
+            ("15d", "30s")
+        );
+        assert_eq!(
+            m.storage,
+            Storage {
+                persistent: true,
+                size: "50Gi".into(),
+                class: None
+            }
+        );
+        assert!(m.scrape_etcd);
+        assert_eq!(m.receiver, AlertReceiver::None);
+        assert_eq!(
+            a.metrics_server,
+            Some(MetricsServerAddon {
+                replicas: 2,
+                csr_approver: true
+            })
+        );
+        assert_eq!(a.logging, None);
+        let a = load("[addons]\nregistry_mirror = \"reg.example/m/\"\n[addons.logging]\nreplicas = 3\n[addons.metrics.alertmanager]\nreceiver = \"email\"\nto = \"a@b\"\nfrom = \"c@d\"\nsmarthost = \"smtp.example:25\"\nrequire_tls = false\n").unwrap();
+        assert_eq!(a.registry_mirror.as_deref(), Some("reg.example/m"));
+        let l = a.logging.unwrap();
+        assert_eq!(
+            (
+                l.replicas,
+                l.heap.as_str(),
+                l.index_prefix.as_str(),
+                l.dashboards
+            ),
+            (3, "1g", "k8s", true)
+        );
+        assert_eq!(
+            a.metrics.unwrap().receiver,
+            AlertReceiver::Email {
+                to: "a@b".into(),
+                from: "c@d".into(),
+                smarthost: "smtp.example:25".into(),
+                auth_username: None,
+                auth_password_secret: None,
+                require_tls: false
+            }
+        );
+    }
 
     #[test]
     fn value_shapes() {
