@@ -126,3 +126,29 @@ pub(crate) fn tera_chain(e: &tera::Error) -> String {
     }
     msg
 }
+
+/// `vm.max_map_count` OpenSearch needs on the hosts that may run it (node preparation sets it).
+pub const OPENSEARCH_MAX_MAP_COUNT: u64 = 262_144;
+
+/// Hosts node preparation must give `vm.max_map_count >= 262144` (OpenSearch refuses to start
+/// below it): with logging on, the hosts matching `[addons.logging] node_selector`, or every
+/// schedulable node (role `worker`) when the selector is empty. Empty when logging is off.
+pub fn opensearch_hosts(inv: &crate::inventory::Inventory) -> Vec<&crate::inventory::Host> {
+    use crate::inventory::Role;
+    let Some(l) = &inv.addons.logging else {
+        return Vec::new();
+    };
+    inv.hosts
+        .iter()
+        .filter(|h| h.has_role(Role::ControlPlane) || h.has_role(Role::Worker))
+        .filter(|h| {
+            if l.node_selector.is_empty() {
+                h.has_role(Role::Worker)
+            } else {
+                l.node_selector
+                    .iter()
+                    .all(|(k, v)| h.labels.get(k) == Some(v))
+            }
+        })
+        .collect()
+}

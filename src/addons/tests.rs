@@ -717,3 +717,22 @@ esac
         read("logging", "opensearch-ca", "ca.crt")
     );
 }
+
+#[test]
+fn opensearch_hosts_follow_the_node_selector() {
+    let names = |inv: &Inventory| -> Vec<String> {
+        opensearch_hosts(inv)
+            .iter()
+            .map(|h| h.name.clone())
+            .collect()
+    };
+    // Example: selector example.com/tier=general (the workers' group label).
+    assert_eq!(names(&example()), ["worker1", "worker2", "worker3"]);
+    let sel =
+        with_addons("[addons.logging]\nnode_selector = { \"example.com/disk\" = \"nvme\" }\n");
+    assert_eq!(names(&sel), ["worker3"]);
+    let any = with_addons("[addons.logging]\n");
+    assert_eq!(names(&any), ["worker1", "worker2", "worker3"]);
+    let off = with_addons("[addons]\n");
+    assert!(names(&off).is_empty());
+}
