@@ -234,6 +234,25 @@ impl AddonStep {
                 );
             }
         }
+        if self.addon == AddonName::Logging
+            && self.apply.iter().any(|c| {
+                c.reason == "changed"
+                    && c.id.kind == "ConfigMap"
+                    && c.id.name == "opensearch-security"
+            })
+        {
+            // OpenSearch reads its security files only to create the security index on the very
+            // first start; later changes (users, roles, mappings) must be pushed with
+            // securityadmin.sh and the admin certificate, once the restarted pods run.
+            s.push_str(
+                "kubectl -n logging rollout status statefulset/opensearch --timeout=15m\n\
+                 kubectl -n logging exec opensearch-0 -c opensearch -- /usr/share/opensearch/plugins/opensearch-security/tools/securityadmin.sh \
+                 -cd /usr/share/opensearch/config/opensearch-security -icl -nhnv \
+                 -cacert /usr/share/opensearch/config/certs/ca.crt \
+                 -cert /usr/share/opensearch/config/certs/admin.crt \
+                 -key /usr/share/opensearch/config/certs/admin.key >/dev/null\n",
+            );
+        }
         if !self.prune_versions.is_empty() {
             // Minimal objects are enough for `delete -f`; namespaces last (their deletion
             // takes the rest with it, and we want every object reported).

@@ -58,6 +58,7 @@ fn templates() -> Vec<Tpl> {
         tpl!(Metrics, "metrics", "alertmanager.yaml.tera"),
         tpl!(Metrics, "metrics", "node-exporter.yaml.tera"),
         tpl!(Metrics, "metrics", "kube-state-metrics.yaml.tera"),
+        tpl!(Metrics, "metrics", "network-policies.yaml.tera"),
         tpl!(Logging, "logging", "files/opensearch.yml.tera"),
         tpl!(Logging, "logging", "files/security-config.yml.tera"),
         tpl!(Logging, "logging", "files/internal_users.yml.tera"),
@@ -69,6 +70,7 @@ fn templates() -> Vec<Tpl> {
         tpl!(Logging, "logging", "opensearch.yaml.tera"),
         tpl!(Logging, "logging", "dashboards.yaml.tera"),
         tpl!(Logging, "logging", "fluent-bit.yaml.tera"),
+        tpl!(Logging, "logging", "network-policies.yaml.tera"),
     ]
 }
 

@@ -736,3 +736,26 @@ fn opensearch_hosts_follow_the_node_selector() {
     let off = with_addons("[addons]\n");
     assert!(names(&off).is_empty());
 }
+
+#[test]
+fn security_config_change_is_pushed_with_securityadmin() {
+    let inv = example();
+    let now = rendered(&inv);
+    let mut live = live_from(&now, &[]);
+    live.records.get_mut("logging").unwrap().objects.insert(
+        "core/ConfigMap/logging/opensearch-security".into(),
+        "old".into(),
+    );
+    let steps = plan(&inv, &sample_parsers(), &live).unwrap();
+    let script = steps[2].apply_script().unwrap();
+    assert!(script.contains("rollout status statefulset/opensearch"));
+    assert!(script.contains("securityadmin.sh"));
+    // A first install relies on the default init instead.
+    let fresh = plan(&inv, &sample_parsers(), &LiveAddonState::default()).unwrap();
+    assert!(
+        !fresh[2]
+            .apply_script()
+            .unwrap()
+            .contains("securityadmin.sh")
+    );
+}
