@@ -152,3 +152,22 @@ pub fn opensearch_hosts(inv: &crate::inventory::Inventory) -> Vec<&crate::invent
         })
         .collect()
 }
+
+/// What `otp-provision render` writes for the addons, as `(relative path, content)`:
+/// `addons/<addon>/manifest.yaml` (every object plus placeholder Secrets) and
+/// `addons/<addon>/files/<name>` (Prometheus/Alertmanager/OpenSearch/Fluent Bit configuration
+/// embedded in the ConfigMaps). `scripts/validate-addons OUT/addons` checks such a directory.
+pub fn render_files(
+    inv: &crate::inventory::Inventory,
+    parsers: &[LogParser],
+) -> Result<Vec<(std::path::PathBuf, String)>, AddonError> {
+    let mut out = Vec::new();
+    for r in render(inv, parsers)? {
+        let dir = std::path::Path::new("addons").join(r.name.as_str());
+        out.push((dir.join("manifest.yaml"), r.display_manifest()));
+        for (name, text) in &r.files {
+            out.push((dir.join("files").join(name), text.clone()));
+        }
+    }
+    Ok(out)
+}

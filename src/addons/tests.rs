@@ -759,3 +759,24 @@ fn security_config_change_is_pushed_with_securityadmin() {
             .contains("securityadmin.sh")
     );
 }
+
+#[test]
+fn render_files_lay_out_manifests_and_config_files() {
+    let files = render_files(&example(), &sample_parsers()).unwrap();
+    let paths: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
+    for want in [
+        "addons/metrics-server/manifest.yaml",
+        "addons/metrics/manifest.yaml",
+        "addons/metrics/files/prometheus.yml",
+        "addons/metrics/files/rules.yml",
+        "addons/logging/files/fluent-bit.yaml",
+    ] {
+        assert!(paths.iter().any(|p| p == want), "{want} not in {paths:?}");
+    }
+    let logging = &files
+        .iter()
+        .find(|(p, _)| p.ends_with("logging/manifest.yaml"))
+        .unwrap()
+        .1;
+    assert!(logging.contains("<generated at apply time: password opensearch-admin>"));
+}
