@@ -780,3 +780,77 @@ fn render_files_lay_out_manifests_and_config_files() {
         .1;
     assert!(logging.contains("<generated at apply time: password opensearch-admin>"));
 }
+
+/// The whole metrics-server apply script against a recording kubectl: objects applied first
+/// (server-side, manifest on stdin), then the serving certificate generated, the CA patched into
+/// the APIService, and the record written last with the addon's own field manager.
+#[test]
+fn apply_script_runs_in_order_with_a_recording_kubectl() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("openssl missing: skipped");
+        return;
+    }
+    let inv = example();
+    let steps = plan(&inv, &[], &LiveAddonState::default()).unwrap();
+    let script = steps[0].apply_script().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = format!(
+        r#"#!/bin/sh
+L={log}
+echo "ARGS $*" >>"$L"
+case "$*" in
+  *"get secret metrics-server-tls -o jsonpath"*) printf 'Q0FCVU5ETEU=';;
+  *" get secret "*) exit 1;;
+  "label --local"*) cat;;
+  *" -f -"*|*"-f - "*) sed 's/^/STDIN /' >>"$L";;
+esac
+exit 0
+"#,
+        log = log.display()
+    );
+    let kubectl = bin.join("kubectl");
+    std::fs::write(&kubectl, fake).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    let args: Vec<&str> = log.lines().filter(|l| l.starts_with("ARGS ")).collect();
+    let pos = |needle: &str| {
+        args.iter()
+            .position(|a| a.contains(needle))
+            .unwrap_or_else(|| panic!("no kubectl call with {needle:?} in\n{log}"))
+    };
+    let apply = pos("apply --server-side --field-manager=otp-provision --force-conflicts -f -");
+    let create = pos("create secret generic metrics-server-tls");
+    let patch = pos(
+        "patch apiservice v1beta1.metrics.k8s.io --type merge -p {\"spec\":{\"caBundle\":\"Q0FCVU5ETEU=\"}}",
+    );
+    let record = pos("--field-manager=otp-provision-metrics-server");
+    assert!(apply < create && create < patch && patch < record, "{log}");
+    assert!(log.contains("STDIN kind: APIService"));
+    assert!(log.contains("STDIN   metrics-server: \"{\\\"hash\\\":"));
+    assert!(
+        !log.contains("BEGIN"),
+        "key material reached kubectl's argv or stdin log"
+    );
+}
