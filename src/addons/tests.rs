@@ -854,3 +854,48 @@ exit 0
         "key material reached kubectl's argv or stdin log"
     );
 }
+
+/// Fluent Bit's configuration is self-consistent: every parser filter names a defined parser,
+/// every input's tag reaches an OpenSearch output over verified TLS, and the ConfigMap carries
+/// exactly the rendered file.
+#[test]
+fn fluent_bit_pipeline_is_consistent() {
+    let inv = example();
+    let logging = render_addon(&inv, AddonName::Logging, &sample_parsers()).unwrap();
+    let text = &logging.files["fluent-bit.yaml"];
+    let cfg: serde_json::Value = serde_norway::from_str(text).unwrap();
+    let parsers: BTreeSet<&str> = cfg["parsers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(parsers, BTreeSet::from(["bank_app", "nginx_access"]));
+    let filters = cfg["pipeline"]["filters"].as_array().unwrap();
+    let parser_filters: Vec<_> = filters.iter().filter(|f| f["name"] == "parser").collect();
+    assert_eq!(parser_filters.len(), 2);
+    for f in parser_filters {
+        assert!(parsers.contains(f["parser"].as_str().unwrap()));
+        assert_eq!(f["reserve_data"], "on", "unparsed fields must be kept");
+    }
+    let outputs = cfg["pipeline"]["outputs"].as_array().unwrap();
+    for input in cfg["pipeline"]["inputs"].as_array().unwrap() {
+        let tag = input["tag"].as_str().unwrap();
+        let out = outputs
+            .iter()
+            .find(|o| o["match"].as_str() == Some(tag))
+            .unwrap_or_else(|| panic!("no output for {tag}"));
+        assert_eq!(out["name"], "opensearch");
+        assert_eq!(
+            (&out["tls"], &out["tls.verify"], &out["tls.verify_hostname"]),
+            (&"on".into(), &"on".into(), &"on".into())
+        );
+    }
+    let cm = logging
+        .objects
+        .iter()
+        .find(|o| o.id.name == "fluent-bit-config")
+        .unwrap();
+    let cm: serde_json::Value = serde_norway::from_str(&cm.yaml).unwrap();
+    assert_eq!(cm["data"]["fluent-bit.yaml"].as_str(), Some(text.as_str()));
+}
