@@ -273,20 +273,23 @@ fn context(inv: &Inventory, parsers: &[LogParser]) -> Value {
             .collect::<Vec<_>>()
             .join("|")
     );
-    let ip_prefixes = inv
+    // Node IPs as /32 (/128) prefixes. A node known only by DNS name has no IP to pin: then the
+    // IP check is dropped for all (names stay pinned), rather than refusing that node forever.
+    let ips: Option<Vec<String>> = inv
         .hosts
         .iter()
         .filter(|h| h.has_role(Role::ControlPlane) || h.has_role(Role::Worker))
         .map(|h| {
-            let ip = h.node_ip();
-            if ip.contains(':') {
-                format!("{ip}/128")
-            } else {
-                format!("{ip}/32")
-            }
+            h.node_ip()
+                .parse::<std::net::IpAddr>()
+                .ok()
+                .map(|ip| match ip {
+                    std::net::IpAddr::V4(_) => format!("{ip}/32"),
+                    std::net::IpAddr::V6(_) => format!("{ip}/128"),
+                })
         })
-        .collect::<Vec<_>>()
-        .join(",");
+        .collect();
+    let ip_prefixes = ips.map(|v| v.join(",")).unwrap_or_default();
     let parsers: Vec<Value> = parsers
         .iter()
         .map(|p| {

@@ -899,3 +899,24 @@ fn fluent_bit_pipeline_is_consistent() {
     let cm: serde_json::Value = serde_norway::from_str(&cm.yaml).unwrap();
     assert_eq!(cm["data"]["fluent-bit.yaml"].as_str(), Some(text.as_str()));
 }
+
+#[test]
+fn csr_approver_pins_names_and_ips_when_known() {
+    let inv = example();
+    let ms = render_addon(&inv, AddonName::MetricsServer, &[]).unwrap();
+    let text = ms.display_manifest();
+    assert!(text.contains("PROVIDER_IP_PREFIXES"));
+    // worker3 reached by DNS name: no IP to pin, so the IP check is dropped, names stay.
+    let src = std::fs::read_to_string(EXAMPLE).unwrap().replace(
+        "address = \"10.0.0.23\"",
+        "address = \"worker3.example.com\"",
+    );
+    let inv = load_with_home(Path::new(EXAMPLE), &src, Some(PathBuf::from("/home/op")))
+        .unwrap()
+        .inventory;
+    let text = render_addon(&inv, AddonName::MetricsServer, &[])
+        .unwrap()
+        .display_manifest();
+    assert!(!text.contains("PROVIDER_IP_PREFIXES"));
+    assert!(text.contains("^(cp1|cp2|cp3|worker1|worker2|worker3)$"));
+}
