@@ -16,6 +16,7 @@ pub mod plan;
 pub mod playbook;
 pub mod render;
 pub mod report;
+pub mod run;
 pub mod secret;
 pub mod ssh;
 

@@ -35,14 +35,16 @@ pub fn keys() -> Vec<&'static str> {
 }
 
 /// The reference to deploy for `key`: the inventory's override, else the pinned default with its
-/// registry replaced by the mirror (path below the registry kept).
-pub fn resolve(addons: &Addons, key: &str) -> Option<String> {
+/// registry replaced by the mirror (path below the registry kept). The mirror is
+/// `[addons] registry_mirror`, else `[cluster.images] registry_mirror` (`cluster_mirror`), so an
+/// air-gapped site names its registry once.
+pub fn resolve(addons: &Addons, cluster_mirror: Option<&str>, key: &str) -> Option<String> {
     if let Some(o) = addons.images.get(key) {
         return Some(o.clone());
     }
     let pinned = PINNED.iter().find(|(k, _)| *k == key)?.1;
-    Some(match &addons.registry_mirror {
-        Some(m) => format!("{m}/{}", strip_registry(pinned)),
+    Some(match addons.registry_mirror.as_deref().or(cluster_mirror) {
+        Some(m) => format!("{}/{}", m.trim_end_matches('/'), strip_registry(pinned)),
         None => pinned.to_string(),
     })
 }
@@ -74,8 +76,12 @@ mod tests {
     fn mirror_and_overrides() {
         let mut a = Addons::default();
         assert_eq!(
-            resolve(&a, "prometheus").unwrap(),
+            resolve(&a, None, "prometheus").unwrap(),
             "quay.io/prometheus/prometheus:v3.5.0"
+        );
+        assert_eq!(
+            resolve(&a, Some("cluster.mirror/k8s"), "prometheus").unwrap(),
+            "cluster.mirror/k8s/prometheus/prometheus:v3.5.0"
         );
         a.registry_mirror = Some("reg.bank.example/mirror".into());
         let cases = [
@@ -93,12 +99,16 @@ mod tests {
             ),
         ];
         for (k, want) in cases {
-            assert_eq!(resolve(&a, k).unwrap(), want, "{k}");
+            // The addons mirror wins over the cluster's.
+            assert_eq!(resolve(&a, Some("cluster.mirror"), k).unwrap(), want, "{k}");
         }
         a.images
             .insert("prometheus".into(), "other.example/p:v9".into());
-        assert_eq!(resolve(&a, "prometheus").unwrap(), "other.example/p:v9");
-        assert_eq!(resolve(&a, "nope"), None);
+        assert_eq!(
+            resolve(&a, None, "prometheus").unwrap(),
+            "other.example/p:v9"
+        );
+        assert_eq!(resolve(&a, None, "nope"), None);
         assert_eq!(strip_registry("docker.io/nginx:1"), "library/nginx:1");
         assert_eq!(strip_registry("busybox:1"), "library/busybox:1");
         assert_eq!(strip_registry("localhost/a/b:1"), "a/b:1");

@@ -258,7 +258,10 @@ fn context(inv: &Inventory, parsers: &[LogParser]) -> Value {
         .map(|(k, _)| {
             (
                 k.replace('-', "_"),
-                Value::String(images::resolve(a, k).unwrap_or_default()),
+                Value::String(
+                    images::resolve(a, inv.cluster.images.registry_mirror.as_deref(), k)
+                        .unwrap_or_default(),
+                ),
             )
         })
         .collect();

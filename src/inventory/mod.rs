@@ -11,6 +11,7 @@ pub mod load;
 pub mod model;
 mod reader;
 mod resolve;
+mod settings;
 #[cfg(test)]
 mod tests;
 

@@ -2,3 +2,6 @@
 //! real servers (OpenSSH on loopback, lab containers).
 
 mod cli;
+mod engine;
+mod ssh;
+mod support;
