@@ -3,7 +3,7 @@
 //!
 //! Data flow (all pure; the lead's `up` runs the scripts on one control plane):
 //!
-//! 1. [`render`]: every enabled addon's tera templates (templates/addons/<addon>/) are rendered
+//! 1. [`render`]: every enabled addon's tera templates (`templates/addons/<addon>/`) are rendered
 //!    with a context built from the inventory; each YAML document becomes an [`Object`] carrying
 //!    the ownership labels, in canonical form (keys sorted), hashed per object and per addon.
 //!    Secret values are never rendered: secrets are [`GeneratedSecret`] specs whose values are
@@ -15,6 +15,20 @@
 //!    objects to prune / whole addon removed.
 //! 4. [`AddonStep::apply_script`]: server-side apply of the changed objects (manifest on stdin),
 //!    secrets generated when absent, prune deletes, then the new hashes recorded.
+//!
+//! Wiring into `up` / `plan` (SSH side, not here), after the cluster phases:
+//! 1. on one control plane with `/etc/kubernetes/admin.conf` (the cluster phases' API probe
+//!    host): run [`probe_script`] as root; parse its stdout with [`LiveAddonState::parse`]. Before
+//!    the cluster exists (or when the probe fails because the API is not up yet) use
+//!    `LiveAddonState::default()` (`reachable = false`): everything is planned as new.
+//! 2. [`plan()`]`(inv, &`[`log_parsers`]`(inv), &live)` -> one [`AddonStep`] per addon, in apply
+//!    order; `plan` prints [`AddonStep::summary`] (or uses [`AddonStep::to_step`]).
+//! 3. `up`: run each [`AddonStep::apply_script`] (Some only when it changes something) as root on
+//!    that control plane, in order, stopping at the first failure (the record is written last,
+//!    so a failed addon is re-planned next time). The scripts print only object and Secret names.
+//! 4. Node preparation: hosts in [`opensearch_hosts`] need `vm.max_map_count = 262144`
+//!    ([`OPENSEARCH_MAX_MAP_COUNT`]) before OpenSearch starts.
+//! 5. `render`: write [`render_files`] below the output directory.
 
 pub mod images;
 pub mod logging;
