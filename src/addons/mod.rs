@@ -21,7 +21,7 @@
 //!    host): run [`probe_script`] as root; parse its stdout with [`LiveAddonState::parse`]. Before
 //!    the cluster exists (or when the probe fails because the API is not up yet) use
 //!    `LiveAddonState::default()` (`reachable = false`): everything is planned as new.
-//! 2. [`plan()`]`(inv, &`[`log_parsers`]`(inv), &live)` -> one [`AddonStep`] per addon, in apply
+//! 2. [`plan()`]`(inv, &live)` -> one [`AddonStep`] per addon, in apply
 //!    order; `plan` prints [`AddonStep::summary`] (or uses [`AddonStep::to_step`]).
 //! 3. `up`: run each [`AddonStep::apply_script`] (Some only when it changes something) as root on
 //!    that control plane, in order, stopping at the first failure (the record is written last,
@@ -41,7 +41,7 @@ mod state;
 mod tests;
 
 pub use logging::{LogParser, log_parsers};
-pub use plan::{AddonStep, ObjectChange, StepKind, plan};
+pub use plan::{AddonStep, ObjectChange, StepKind, plan, plan_with};
 pub use render::{Object, ObjectId, RenderedAddon, render, render_addon};
 pub use secrets::{GeneratedSecret, SecretValue};
 pub use state::{LiveAddonState, LiveObject, Record, probe_script};

@@ -52,8 +52,13 @@ pub struct AddonStep {
 }
 
 /// Plans every addon: enabled ones are compared with the record and the live objects, disabled
-/// ones with leftovers in the cluster.
-pub fn plan(
+/// ones with leftovers in the cluster. Log parsers come from the inventory.
+pub fn plan(inv: &Inventory, live: &LiveAddonState) -> Result<Vec<AddonStep>, AddonError> {
+    plan_with(inv, &super::log_parsers(inv), live)
+}
+
+/// [`plan`] with explicit log parser definitions.
+pub fn plan_with(
     inv: &Inventory,
     parsers: &[LogParser],
     live: &LiveAddonState,

@@ -455,7 +455,8 @@ fn planner_table() {
         },
     ];
     for c in cases {
-        let steps = plan(&c.inv, &parsers, &c.live).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let steps =
+            plan_with(&c.inv, &parsers, &c.live).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         assert_eq!(kinds(&steps), c.want, "{}", c.name);
         for (addon, apply, prune, secrets) in c.counts {
             let s = steps.iter().find(|s| s.addon == addon).unwrap();
@@ -498,7 +499,7 @@ fn changed_objects_are_named_with_reasons() {
         "core/ConfigMap/monitoring/prometheus-config".into(),
         "old".into(),
     );
-    let steps = plan(&inv, &sample_parsers(), &live).unwrap();
+    let steps = plan_with(&inv, &sample_parsers(), &live).unwrap();
     let m = steps
         .iter()
         .find(|s| s.addon == AddonName::Metrics)
@@ -531,11 +532,11 @@ fn apply_scripts() {
         "core/ConfigMap/monitoring/alertmanager-config".into(),
         "old".into(),
     );
-    let steps = plan(&inv, &sample_parsers(), &live).unwrap();
+    let steps = plan_with(&inv, &sample_parsers(), &live).unwrap();
     let script = steps[1].apply_script().unwrap();
     insta::assert_snapshot!("apply_metrics_changed_and_pruned", script);
     // Fresh logging: manifests, secrets generated on the node, record.
-    let fresh = plan(&inv, &sample_parsers(), &LiveAddonState::default()).unwrap();
+    let fresh = plan_with(&inv, &sample_parsers(), &LiveAddonState::default()).unwrap();
     let logging = fresh[2].apply_script().unwrap();
     let secrets_part = &logging[logging.find("sec=$(mktemp -d)").unwrap()
         ..logging
@@ -546,7 +547,7 @@ fn apply_scripts() {
     assert!(ms.contains("kubectl patch apiservice v1beta1.metrics.k8s.io"));
     // Removal of logging.
     let off = with_addons("[addons]\n[addons.metrics]\n");
-    let steps = plan(&off, &[], &live_from(&now, &[])).unwrap();
+    let steps = plan_with(&off, &[], &live_from(&now, &[])).unwrap();
     insta::assert_snapshot!("apply_logging_removed", steps[2].apply_script().unwrap());
     for s in [&script, &logging, &ms] {
         let out = std::process::Command::new("sh")
@@ -746,12 +747,12 @@ fn security_config_change_is_pushed_with_securityadmin() {
         "core/ConfigMap/logging/opensearch-security".into(),
         "old".into(),
     );
-    let steps = plan(&inv, &sample_parsers(), &live).unwrap();
+    let steps = plan_with(&inv, &sample_parsers(), &live).unwrap();
     let script = steps[2].apply_script().unwrap();
     assert!(script.contains("rollout status statefulset/opensearch"));
     assert!(script.contains("securityadmin.sh"));
     // A first install relies on the default init instead.
-    let fresh = plan(&inv, &sample_parsers(), &LiveAddonState::default()).unwrap();
+    let fresh = plan_with(&inv, &sample_parsers(), &LiveAddonState::default()).unwrap();
     assert!(
         !fresh[2]
             .apply_script()
@@ -795,7 +796,7 @@ fn apply_script_runs_in_order_with_a_recording_kubectl() {
         return;
     }
     let inv = example();
-    let steps = plan(&inv, &[], &LiveAddonState::default()).unwrap();
+    let steps = plan_with(&inv, &[], &LiveAddonState::default()).unwrap();
     let script = steps[0].apply_script().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
