@@ -32,7 +32,7 @@
 
 pub mod images;
 pub mod logging;
-mod plan;
+pub(crate) mod plan;
 mod render;
 mod secrets;
 mod state;

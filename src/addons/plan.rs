@@ -220,11 +220,27 @@ impl AddonStep {
         let mut s = format!("set -eu\nexport KUBECONFIG={ADMIN_CONF}\n");
         if let Some(r) = &self.rendered {
             let todo: BTreeSet<&ObjectId> = self.apply.iter().map(|c| &c.id).collect();
-            let objs: Vec<&Object> = r.objects.iter().filter(|o| todo.contains(&o.id)).collect();
+            let (sts, objs): (Vec<&Object>, Vec<&Object>) = r
+                .objects
+                .iter()
+                .filter(|o| todo.contains(&o.id))
+                .partition(|o| o.id.kind == "StatefulSet");
             if !objs.is_empty() {
                 let manifest = RenderedAddon::manifest(objs);
                 s.push_str(&format!(
-                    "kubectl apply --server-side --field-manager={FIELD_MANAGER} --force-conflicts -f - <<'{eof}'\n{manifest}{eof}\n",
+                    "kubectl apply {APPLY_FLAGS} -f - <<'{eof}'\n{manifest}{eof}\n",
+                    eof = heredoc_end(&manifest),
+                ));
+            }
+            if !sts.is_empty() {
+                s.push_str(STS_APPLY);
+            }
+            for o in sts {
+                let manifest = RenderedAddon::manifest([o]);
+                s.push_str(&format!(
+                    "sts_apply {} {} <<'{eof}'\n{manifest}{eof}\n",
+                    q(o.id.namespace.as_deref().unwrap_or("default")),
+                    q(&o.id.name),
                     eof = heredoc_end(&manifest),
                 ));
             }
@@ -322,6 +338,29 @@ impl AddonStep {
         }
     }
 }
+
+pub(crate) const APPLY_FLAGS: &str =
+    "--server-side --field-manager=otp-provision --force-conflicts";
+
+/// StatefulSets are applied one by one: a change of a field the API server refuses to update
+/// (volume claim templates: `storage_size`, `storage_class`) re-creates the StatefulSet with
+/// `--cascade=orphan`, so its pods keep running and are adopted; existing volumes keep their
+/// size (resizing a bound claim is the StorageClass' business).
+const STS_APPLY: &str = r#"sts_apply() {
+  f=$(mktemp)
+  cat >"$f"
+  if ! out=$(kubectl apply --server-side --field-manager=otp-provision --force-conflicts -f "$f" 2>&1); then
+    case "$out" in
+      *"updates to statefulset spec for fields other than"*)
+        echo "statefulset $1/$2: fields that cannot be updated changed; re-creating it (pods and volumes kept)"
+        kubectl -n "$1" delete statefulset "$2" --cascade=orphan
+        kubectl apply --server-side --field-manager=otp-provision --force-conflicts -f "$f" ;;
+      *) echo "$out" >&2; rm -f "$f"; return 1 ;;
+    esac
+  fi
+  rm -f "$f"
+}
+"#;
 
 /// A heredoc terminator that does not occur as a line of `body`.
 fn heredoc_end(body: &str) -> String {

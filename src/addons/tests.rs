@@ -921,3 +921,70 @@ fn csr_approver_pins_names_and_ips_when_known() {
     assert!(!text.contains("PROVIDER_IP_PREFIXES"));
     assert!(text.contains("^(cp1|cp2|cp3|worker1|worker2|worker3)$"));
 }
+
+/// A StatefulSet whose volume claim templates changed cannot be updated in place: the apply
+/// script re-creates it with --cascade=orphan and applies again; other errors still fail.
+#[test]
+fn statefulset_with_immutable_changes_is_recreated_orphaning_pods() {
+    let inv = example();
+    let now = rendered(&inv);
+    let mut live = live_from(&now, &[]);
+    live.records
+        .get_mut("logging")
+        .unwrap()
+        .objects
+        .insert("apps/StatefulSet/logging/opensearch".into(), "old".into());
+    let steps = plan_with(&inv, &sample_parsers(), &live).unwrap();
+    let script = steps[2].apply_script().unwrap();
+    assert!(plan::APPLY_FLAGS.contains(FIELD_MANAGER));
+    let run = |fail_with: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        // The first apply of a file fails with `fail_with`; later ones succeed.
+        let fake = format!(
+            r#"#!/bin/sh
+echo "ARGS $*" >>{log}
+case "$*" in
+  *"apply"*"-f /"*)
+    if [ ! -e {log}.once ]; then : >{log}.once; echo {msg} >&2; exit 1; fi;;
+  *" -f -"*) cat >/dev/null;;
+esac
+exit 0
+"#,
+            log = log.display(),
+            msg = secrets::q(fail_with),
+        );
+        let kubectl = bin.join("kubectl");
+        std::fs::write(&kubectl, fake).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .output()
+            .unwrap();
+        (out.status.success(), std::fs::read_to_string(&log).unwrap())
+    };
+    let (ok, log) = run(
+        "The StatefulSet \"opensearch\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas' ... are forbidden",
+    );
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("ARGS -n logging delete statefulset opensearch --cascade=orphan"),
+        "{log}"
+    );
+    assert_eq!(log.matches("--force-conflicts -f /").count(), 2, "{log}");
+    let (ok, log) = run("Unauthorized");
+    assert!(!ok, "{log}");
+    assert!(!log.contains("delete statefulset"), "{log}");
+    assert!(
+        !log.contains("otp-provision-logging"),
+        "record written after a failure: {log}"
+    );
+}
