@@ -5,6 +5,7 @@
 //! reports every problem as `FILE:LINE:COL: what is wrong (what would be right)`.
 //! The file format is documented for operators in docs/inventory.md.
 
+pub mod addons;
 mod checks;
 pub mod load;
 pub mod model;

@@ -18,8 +18,8 @@ pub struct Inventory {
     pub bastions: Vec<Bastion>,
     pub packages: PackageSource,
     pub run: RunSettings,
-    /// Addon settings; free-form until the addon issues define them.
-    pub addons: toml::Table,
+    /// `[addons]`: which cluster add-ons are deployed and how (see `super::addons`).
+    pub addons: super::addons::Addons,
 }
 
 impl Inventory {

@@ -7,13 +7,12 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
-use serde::Deserialize as _;
 use serde_spanned::Spanned;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeTable;
 
 use super::checks::{self, AddrKind};
 use super::model::*;
-use super::reader::{Diags, Span, TableReader, Value};
+use super::reader::{Diags, Span, TableReader};
 use super::settings;
 
 /// What resolution needs from the outside world (injected so tests do not depend on `$HOME`).
@@ -1039,26 +1038,6 @@ fn read_bastion(mut t: TableReader<'_, '_>, d: &mut Diags) -> RawBastion {
     RawBastion { name, address, ssh }
 }
 
-fn read_addons(d: &mut Diags, v: &Value<'_>) -> toml::Table {
-    if !matches!(v.get_ref(), DeValue::Table(_)) {
-        d.error(
-            v.span(),
-            format!("`addons` must be a table, found {}", v.get_ref().type_str()),
-            "write an [addons] section",
-        );
-        return toml::Table::new();
-    }
-    let de = toml::de::ValueDeserializer::from(v.clone());
-    toml::Table::deserialize(de).unwrap_or_else(|e| {
-        d.error(
-            v.span(),
-            format!("cannot read [addons]: {}", e.message()),
-            "addon settings are plain TOML values",
-        );
-        toml::Table::new()
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // The whole inventory
 
@@ -1115,7 +1094,7 @@ pub(crate) fn resolve(
         .collect();
     let addons = top
         .raw("addons")
-        .map(|(_, v)| read_addons(d, v))
+        .map(|(_, v)| super::addons::read_addons(d, v))
         .unwrap_or_default();
     let top_host_span = top.key_span("host");
     top.finish(d);

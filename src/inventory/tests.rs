@@ -1036,7 +1036,7 @@ fn defaults_fill_everything_left_out() {
     assert_eq!(inv.run.parallel_hosts, 256);
     assert_eq!(inv.run.sessions_per_host, 8);
     assert_eq!(inv.run.state_dir, PathBuf::from("/inv/.otp-provision"));
-    assert!(inv.addons.is_empty());
+    assert_eq!(inv.addons, super::addons::Addons::default());
     let s = &inv.hosts[0].ssh;
     assert_eq!((s.user.as_str(), s.port), ("root", 22));
     assert!(s.key_files.is_empty() && s.agent);
@@ -1311,7 +1311,7 @@ url = "https://mirror.example.com/k8s/"
 key_url = "https://mirror.example.com/k8s/Release.key"
 debian = true
 [addons]
-metrics = { enabled = true, replicas = 2 }
+metrics_server = { enabled = true, replicas = 3 }
 "#,
     );
     let inv = ok(&text).inventory;
@@ -1330,7 +1330,10 @@ metrics = { enabled = true, replicas = 2 }
         }
         other => panic!("expected a mirror, got {other:?}"),
     }
-    assert_eq!(inv.addons["metrics"]["replicas"].as_integer(), Some(2));
+    assert_eq!(
+        inv.addons.metrics_server.as_ref().map(|m| m.replicas),
+        Some(3)
+    );
 }
 
 #[test]

@@ -87,7 +87,7 @@ pub fn inventory() -> Inventory {
             sessions_per_host: 4,
             state_dir: PathBuf::from("/tmp/state"),
         },
-        addons: toml::Table::new(),
+        addons: Default::default(),
     }
 }
 

@@ -81,7 +81,7 @@ pub fn ha() -> Inventory {
             sessions_per_host: 4,
             state_dir: PathBuf::from("/tmp/otp-state"),
         },
-        addons: toml::Table::new(),
+        addons: Default::default(),
     }
 }
 
