@@ -305,6 +305,9 @@ mod engine {
                 "id": s.id, "host": s.host, "wave": s.wave, "title": s.title, "reason": s.reason,
             })).collect::<Vec<_>>(),
             "cluster_skipped": p.cluster_skipped,
+            "addons": p.addons.iter().map(|a| serde_json::json!({
+                "summary": a.summary(), "changes": a.changes(),
+            })).collect::<Vec<_>>(),
             "unreachable": p.gathered.unreachable,
         })
     }
@@ -389,7 +392,9 @@ mod engine {
             }
             let r = rt.block_on(run::apply(&inv, plan, &g.conns, rep, &j));
             // Cluster steps build on prepared nodes: never start them over a failed node.
-            if r.ok() && !prepared.cluster.is_empty() {
+            if r.ok()
+                && (!prepared.cluster.is_empty() || prepared.addons.iter().any(|a| a.changes()))
+            {
                 let obs = run::RunObserver { rep, journal: &j };
                 cluster_result =
                     Some(rt.block_on(run::cluster::execute(&prepared.cluster, &g.conns, &obs)));

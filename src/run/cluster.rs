@@ -17,6 +17,14 @@ use crate::ssh::{Command, Connection};
 
 /// Name of the facts report carrying the cluster host probe.
 pub const HOST_REPORT: &str = "cluster/host";
+/// Reports run on control planes that hold admin.conf: the API probe and the addon probe. They
+/// ride in the facts round trip so a converged cluster costs no extra round trip to check.
+pub const API_REPORT: &str = "cluster/api";
+pub const ADDONS_REPORT: &str = "addons/live";
+
+fn when_admin_conf(script: &str) -> String {
+    format!("[ -f /etc/kubernetes/admin.conf ] || exit 0\n{script}")
+}
 
 /// Bounds one cluster step (a control-plane join waits for etcd and the API server).
 const STEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20 * 60);
@@ -51,6 +59,16 @@ pub fn add_probe_reports(inv: &Inventory, reqs: &mut BTreeMap<String, FactReques
                 HOST_REPORT.to_string(),
                 cluster::host_probe_script(&files, vip),
             );
+            if h.has_role(crate::inventory::Role::ControlPlane) {
+                req.reports.insert(
+                    API_REPORT.to_string(),
+                    when_admin_conf(&cluster::api_probe_script()),
+                );
+                req.reports.insert(
+                    ADDONS_REPORT.to_string(),
+                    when_admin_conf(&crate::addons::probe_script()),
+                );
+            }
         }
     }
 }
@@ -78,36 +96,99 @@ pub async fn state(
         st.local_kubeconfig_server = cluster::kubeconfig_server(&text);
     }
     if let Some(host) = st.api_probe_host(inv) {
-        let Some(conn) = conns.get(host) else {
-            return Err(ClusterRunError::Probe {
+        let out = facts
+            .get(host)
+            .and_then(|f| f.reports.get(API_REPORT))
+            .ok_or_else(|| ClusterRunError::Probe {
                 host: host.to_string(),
-                reason: "not connected".into(),
-            });
-        };
-        let cmd = Command {
-            script: cluster::api_probe_script(),
-            privileged: true,
-            stdin: None,
-            timeout: Some(std::time::Duration::from_secs(120)),
-        };
-        let (res, _) = apply::exec(conn, "cluster/probe", "probe the API", cmd, observer).await;
-        let out = res.map_err(|e| ClusterRunError::Probe {
+                reason: "no API probe output".into(),
+            })?;
+        let api = cluster::parse_api_probe(host, out).map_err(|e| ClusterRunError::Probe {
             host: host.to_string(),
             reason: e.to_string(),
         })?;
-        let api = cluster::parse_api_probe(host, &out.stdout_str()).map_err(|e| {
-            ClusterRunError::Probe {
-                host: host.to_string(),
-                reason: format!(
-                    "{e} (exit {:?}; {})",
-                    out.code,
-                    apply::tail(&out.stderr_str(), 5)
-                ),
-            }
-        })?;
         st.api = Some(api);
     }
+    let _ = (conns, observer);
     Ok(st)
+}
+
+/// The addon side of the cluster: parsed from the API host's facts report; empty (everything
+/// planned as new) before the cluster exists.
+pub fn addon_state(
+    inv: &Inventory,
+    st: &ClusterState,
+    facts: &BTreeMap<String, Facts>,
+) -> Result<crate::addons::LiveAddonState, ClusterRunError> {
+    let Some(host) = st.api_probe_host(inv) else {
+        return Ok(Default::default());
+    };
+    match facts.get(host).and_then(|f| f.reports.get(ADDONS_REPORT)) {
+        Some(out) if !out.trim().is_empty() => crate::addons::LiveAddonState::parse(host, out)
+            .map_err(|e| ClusterRunError::Probe {
+                host: host.to_string(),
+                reason: e.to_string(),
+            }),
+        _ => Ok(Default::default()),
+    }
+}
+
+/// Apply the addon steps on `host` in order, stopping at the first failure. Returns how many
+/// were applied.
+pub async fn apply_addons(
+    steps: &[crate::addons::AddonStep],
+    host: &str,
+    conns: &BTreeMap<String, Connection>,
+    observer: &dyn Observer,
+) -> Result<usize, ClusterRunError> {
+    let mut applied = 0;
+    for s in steps {
+        let Some(script) = s.apply_script() else {
+            continue;
+        };
+        let step = s.to_step();
+        let fail = |reason: String| ClusterRunError::Step {
+            host: host.to_string(),
+            step: step.id.clone(),
+            reason,
+        };
+        let conn = conns
+            .get(host)
+            .ok_or_else(|| fail("host is not connected".into()))?;
+        observer.step_started(host, &step);
+        let start = Instant::now();
+        let cmd = Command {
+            script,
+            privileged: true,
+            stdin: None,
+            timeout: Some(STEP_TIMEOUT),
+        };
+        let (res, record) = apply::exec(conn, &step.id, &step.title, cmd, observer).await;
+        let outcome = match res {
+            Err(e) => Err(fail(e.to_string())),
+            Ok(out) if !out.success() => Err(fail(format!(
+                "exit {:?}: {}",
+                out.code,
+                apply::tail(&out.stderr_str(), 15)
+            ))),
+            Ok(_) => Ok(()),
+        };
+        observer.step_finished(
+            host,
+            &step,
+            &StepResult {
+                ok: outcome.is_ok(),
+                code: record.code,
+                duration: start.elapsed(),
+                stderr_tail: String::new(),
+                error: outcome.as_ref().err().map(|e| e.to_string()),
+                commands: vec![record],
+            },
+        );
+        outcome?;
+        applied += 1;
+    }
+    Ok(applied)
 }
 
 fn as_plan_step(s: &ClusterStep) -> Step {

@@ -171,11 +171,16 @@ pub struct Prepared {
     pub cluster: Vec<crate::phases::cluster::ClusterStep>,
     /// Why the cluster phase was not planned, when it was not.
     pub cluster_skipped: Option<String>,
+    /// Addon steps (one per addon) and the control plane they run on.
+    pub addons: Vec<crate::addons::AddonStep>,
+    pub addon_host: Option<String>,
 }
 
 impl Prepared {
     pub fn changes(&self) -> usize {
-        self.plan.changes() + self.cluster.len()
+        self.plan.changes()
+            + self.cluster.len()
+            + self.addons.iter().filter(|a| a.changes()).count()
     }
 }
 
@@ -193,6 +198,8 @@ pub async fn prepare(
         rep.warn(w);
     }
     let plan = phases::plan(inv, &gathered.facts, books)?;
+    let mut addons = Vec::new();
+    let mut addon_host = None;
     let (cluster, cluster_skipped) = if !limit.is_empty() {
         // Cluster steps need every host's state (tokens on a control plane, joins in order);
         // a partial view could plan a second init. --limit is for node preparation only.
@@ -206,6 +213,12 @@ pub async fn prepare(
         let obs = RunObserver { rep, journal };
         let state = cluster::state(inv, &gathered.facts, &gathered.conns, &obs).await?;
         let mut steps = crate::phases::cluster::plan_cluster(inv, &state)?;
+        let live = cluster::addon_state(inv, &state, &gathered.facts)?;
+        addons = crate::addons::plan(inv, &live)?;
+        addon_host = state
+            .api_probe_host(inv)
+            .or_else(|| inv.control_planes().next().map(|h| h.name.as_str()))
+            .map(str::to_string);
         if !cluster::cluster_configures_load_balancers(inv) {
             steps.retain(|s| s.kind != crate::phases::cluster::StepKind::LoadBalancer);
         }
@@ -216,6 +229,8 @@ pub async fn prepare(
         plan,
         cluster,
         cluster_skipped,
+        addons,
+        addon_host,
     })
 }
 
