@@ -571,6 +571,10 @@ mod engine {
             r.files
                 .push(write(out.join("cluster").join(name), &f.content)?);
         }
+        let parsers = crate::addons::log_parsers(&inv);
+        for (rel, content) in crate::addons::render_files(&inv, &parsers)? {
+            r.files.push(write(out.join(rel), &content)?);
+        }
         for n in &r.notes {
             rep.warn(n);
         }
