@@ -238,13 +238,12 @@ mod engine {
             .collect();
         extra.extend(["containerd", "kubelet"].iter().filter_map(|n| svc(n)));
         format!(
-            "{host}: {} {}, kernel {} {}, {} CPU, {} MiB, hostname {}, swap {}{}{}",
+            "{host}: {}, kernel {} {}, {} CPU, {} MiB, hostname {}, swap {}{}{}",
             if f.os.pretty_name.is_empty() {
-                &f.os.id
+                format!("{} {}", f.os.id, f.os.version_id)
             } else {
-                &f.os.pretty_name
+                f.os.pretty_name.clone()
             },
-            f.os.version_id,
             f.kernel,
             f.arch,
             f.cpus,
