@@ -689,7 +689,7 @@ class Handler(BaseHTTPRequestHandler):
         api = self.api
         u = urllib.parse.urlsplit(self.path)
         path = u.path.rstrip("/") or "/"
-        q = {k: v[-1] for k, v in urllib.parse.parse_qs(u.query).items()}
+        q = {k: v[-1] for k, v in urllib.parse.parse_qs(u.query, keep_blank_values=True).items()}
         body = self.read_body()
         ident = api.authenticate(self)
         if ident is None:
