@@ -610,6 +610,34 @@ class APIServer:
             self.audit.write(json.dumps(ev) + "\n")
 
 
+WORKLOADS = {"deployments", "daemonsets", "statefulsets", "replicasets", "jobs"}
+
+
+def validate_object(kind, resource, obj):
+    """The few schema rules whose absence would let a broken manifest pass silently."""
+    name = (obj.get("metadata") or {}).get("name", "")
+    errs = []
+    grp = (obj.get("apiVersion") or "").split("/")[0] if "/" in (obj.get("apiVersion") or "") else ""
+    if resource in WORKLOADS:
+        spec = obj.get("spec") or {}
+        tspec = ((spec.get("template") or {}).get("spec")) or {}
+        if resource != "jobs" and not spec.get("selector"):
+            errs.append("spec.selector: Required value")
+        if not tspec.get("containers"):
+            errs.append("spec.template.spec.containers: Required value")
+        sel = (spec.get("selector") or {}).get("matchLabels") or {}
+        labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        if sel and any(labels.get(k) != v for k, v in sel.items()):
+            errs.append("spec.template.metadata.labels: Invalid value: %s: `selector` does not match template `labels`" % json.dumps(labels))
+    if resource == "pods" and not (obj.get("spec") or {}).get("containers"):
+        errs.append("spec.containers: Required value")
+    if errs:
+        k = f"{kind}.{grp}" if grp else kind
+        msg = f'{k} "{name}" is invalid: ' + (errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]")
+        return status(422, "Invalid", msg, {"name": name, "group": grp, "kind": kind})
+    return None
+
+
 def status(code, reason, message, details=None):
     s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
          "reason": reason, "code": code}
@@ -860,6 +888,9 @@ class Handler(BaseHTTPRequestHandler):
             self.api.new_meta(obj, ns)
             obj.setdefault("apiVersion", gv)
             obj.setdefault("kind", self.kind_for(resource))
+            err = validate_object(obj["kind"], resource, obj)
+            if err:
+                return err
             if resource == "certificatesigningrequests":
                 err = self.sign_csr(obj, ident)
                 if err:
@@ -1014,6 +1045,9 @@ class Handler(BaseHTTPRequestHandler):
                 obj.setdefault("status", {"phase": "Active"})
                 obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = name
             self.set_managed(obj, mgr, "Apply", set(new_paths), gv)
+            err = validate_object(applied["kind"], resource, obj)
+            if err:
+                return err
             res = st.create(group, resource, ns, obj)
             if res is None:
                 return status(409, "Conflict", "object was created concurrently")
@@ -1066,6 +1100,9 @@ class Handler(BaseHTTPRequestHandler):
             obj["metadata"]["generation"] = cur["metadata"].get("generation", 1) + 1
         if obj == cur:
             return 200, cur
+        err = validate_object(applied["kind"], resource, obj)
+        if err:
+            return err
         res = st.update(group, resource, ns, obj, cur["metadata"]["resourceVersion"])
         if res is None:
             return status(409, "Conflict", f'Operation cannot be fulfilled on {resource} "{name}": the object has been modified')

@@ -667,10 +667,15 @@ def nsd_guess(d):
     return True
 
 
+# kubectl's default prune allowlist (used when --prune-allowlist is not given)
+DEFAULT_PRUNE = [("", "configmaps"), ("", "endpoints"), ("", "namespaces"), ("", "persistentvolumeclaims"),
+                 ("", "persistentvolumes"), ("", "pods"), ("", "replicationcontrollers"), ("", "secrets"),
+                 ("", "services"), ("batch", "jobs"), ("batch", "cronjobs"), ("networking.k8s.io", "ingresses"),
+                 ("apps", "daemonsets"), ("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets")]
+
+
 def prune(ctx, mapper, v, applied):
-    kinds = set()
-    for g, r, ns, name in applied:
-        kinds.add((g, r))
+    kinds = set() if v["prune-allowlist"] else set(k for k in DEFAULT_PRUNE if k[1] != "replicationcontrollers")
     for item in v["prune-allowlist"]:
         gv_, _, kind = item.rpartition("/")
         kinds.add((mapper.by_kind(gv_ if gv_ != "core/v1" else "v1", kind, ("", "", ""))[0],
@@ -679,6 +684,8 @@ def prune(ctx, mapper, v, applied):
     for g, r in kinds:
         gg, ver, rr, k, nsd = mapper.by_name(f"{r}.{g}" if g else r)
         scopes = nss if nsd else {None}
+        if r == "namespaces":
+            continue  # never prune namespaces holding what was just applied
         for ns in scopes:
             q = urllib.parse.urlencode({"labelSelector": v["selector"]}) if v["selector"] else ""
             lst = ctx.call("GET", base_path(g, ver, r, ns, nsd) + (f"?{q}" if q else ""))

@@ -216,7 +216,7 @@ class Kubelet:
         except Exception:  # noqa: BLE001
             return False
         for ds in dss.get("items") or []:
-            vols = ((ds.get("spec") or {}).get("template") or {}).get("spec", {}).get("volumes") or []
+            vols = ((((ds.get("spec") or {}).get("template") or {}).get("spec")) or {}).get("volumes") or []
             if any(((v.get("hostPath") or {}).get("path") or "").rstrip("/") == "/etc/cni/net.d" for v in vols):
                 name = ds["metadata"]["name"]
                 os.makedirs("/etc/cni/net.d", exist_ok=True)
