@@ -22,6 +22,7 @@ start_node() {
 }
 
 on() { n=$1; shift; docker exec "otp-standins-$n" sh -c "$*"; }
+put() { docker exec -i "otp-standins-$1" sh -c "cat > '$2'"; }
 
 wait_boot() {
   for _ in $(seq 1 60); do
@@ -37,4 +38,48 @@ prepare_node() {
            sysctl -qw net.ipv4.ip_forward=1
            systemctl enable --now kubelet >/dev/null 2>&1
            systemctl is-active --quiet containerd || systemctl start containerd'
+}
+
+# build_image: a Debian 12 image with systemd and every package the stand-ins depend on
+# (DEPENDS), so the test can dpkg -i the stand-in debs without a package repository.
+build_image() {
+  docker image inspect "$IMAGE" >/dev/null 2>&1 && return 0
+  command -v debootstrap >/dev/null || { echo "test.sh: debootstrap is needed to build $IMAGE (apt-get install debootstrap)" >&2; return 1; }
+  root=$(mktemp -d /var/tmp/standins-rootfs.XXXXXX)
+  pkgs="systemd,systemd-sysv,dbus,procps,ca-certificates,$(grep -v '^#' "$(dirname "$0")/DEPENDS" | paste -sd, -)"
+  debootstrap --variant=minbase --include="$pkgs" bookworm "$root" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >/dev/null
+  chroot "$root" apt-get clean
+  tar -C "$root" -c . | docker import -c 'CMD ["/sbin/init"]' - "$IMAGE" >/dev/null
+  rm -rf "$root"
+}
+
+PASS=0
+FAIL=0
+ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
+not_ok() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
+
+# expect_fail NODE DESCRIPTION PATTERN COMMAND: COMMAND must exit non-zero and print PATTERN
+expect_fail() {
+  n=$1; d=$2; pat=$3; shift 3
+  set +e
+  outp=$(on "$n" "$*" 2>&1); rc=$?
+  set -e
+  if [ $rc -ne 0 ] && printf '%s' "$outp" | grep -qF -- "$pat"; then
+    ok "$d (exit $rc)"
+  else
+    not_ok "$d: exit $rc, wanted non-zero and '$pat'; got:"; printf '%s\n' "$outp" | tail -5 | sed 's/^/    /'
+  fi
+}
+
+# expect_ok NODE DESCRIPTION PATTERN COMMAND: COMMAND must exit 0 and print PATTERN
+expect_ok() {
+  n=$1; d=$2; pat=$3; shift 3
+  set +e
+  outp=$(on "$n" "$*" 2>&1); rc=$?
+  set -e
+  if [ $rc -eq 0 ] && printf '%s' "$outp" | grep -qE -- "$pat"; then
+    ok "$d"
+  else
+    not_ok "$d: exit $rc, wanted 0 and /$pat/; got:"; printf '%s\n' "$outp" | tail -8 | sed 's/^/    /'
+  fi
 }

@@ -67,8 +67,24 @@ def parse_args(argv):
     return a
 
 
+MOUNTS = json.loads(os.environ["K8S_STANDIN_MOUNTS"]) if os.environ.get("K8S_STANDIN_MOUNTS") else None
+
+
+def visible(path):
+    """Would the file be visible inside the static Pod? Only under one of its volumeMounts."""
+    if MOUNTS is None:
+        return os.path.exists(path)
+    return os.path.exists(path) and any(path == m or path.startswith(m.rstrip("/") + "/") for m in MOUNTS)
+
+
+def read_visible(path):
+    if not visible(path):
+        raise FileNotFoundError(path)
+    return open(path).read()
+
+
 def check_file(flag, path, what):
-    if not os.path.exists(path):
+    if not visible(path):
         die(f"{what}: open {path}: no such file or directory")
 
 
@@ -83,9 +99,10 @@ class Encryption:
         if not path:
             return
         try:
-            text = open(path).read()
-        except OSError as e:
-            die(f"error while parsing file: error reading encryption provider configuration file \"{path}\": {e}")
+            text = read_visible(path)
+        except OSError:
+            die(f"error while parsing file: error reading encryption provider configuration file \"{path}\": "
+                f"open {path}: no such file or directory")
         try:
             doc = yaml_load(text)
         except StandinError as e:
@@ -412,7 +429,7 @@ class APIServer:
         if args.get("audit-policy-file"):
             p = args["audit-policy-file"]
             try:
-                pol = yaml_load(open(p).read())
+                pol = yaml_load(read_visible(p))
             except FileNotFoundError:
                 die(f'loading audit policy file: failed to read file path "{p}": open {p}: no such file or directory')
             except StandinError as e:
@@ -424,7 +441,7 @@ class APIServer:
         self.audit = None
         if args.get("audit-log-path") and args["audit-log-path"] != "-":
             d = os.path.dirname(args["audit-log-path"])
-            if not os.path.isdir(d):
+            if not os.path.isdir(d) or not visible(d):
                 die(f"ensureLogFile: mkdir {d}: read-only file system" if False else
                     f"failed to open log file: open {args['audit-log-path']}: no such file or directory")
             self.audit = open(args["audit-log-path"], "a", buffering=1)
@@ -434,7 +451,7 @@ class APIServer:
                 die("authentication-config file and oidc-* flags are mutually exclusive")
             p = args["authentication-config"]
             try:
-                ac = yaml_load(open(p).read())
+                ac = yaml_load(read_visible(p))
             except FileNotFoundError:
                 die(f"failed to read authentication-config file: open {p}: no such file or directory")
             if not isinstance(ac, dict) or ac.get("kind") != "AuthenticationConfiguration":

@@ -173,7 +173,8 @@ class Preflight:
 
 
 def path_label(p):
-    return p.strip("/").replace("/", "-")
+    # kubeadm names file checks after the path with '/' -> '-': FileAvailable--etc-kubernetes-kubelet.conf
+    return p.rstrip("/").replace("/", "-")
 
 
 def common_checks(pf, cri_socket, fail_swap_on=True):
