@@ -10,7 +10,7 @@ import sys
 import tempfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from k8scommon import klog, load_kubeconfig, openssl, StandinError
+from k8scommon import klog, set_process_args, load_kubeconfig, openssl, StandinError
 
 COMMON = set("""authentication-kubeconfig authorization-kubeconfig bind-address kubeconfig leader-elect secure-port
 profiling v vmodule feature-gates tls-cert-file tls-private-key-file tls-min-version tls-cipher-suites
@@ -31,6 +31,7 @@ def die(msg):
 
 def main(argv):
     comp, argv = argv[0], argv[1:]
+    set_process_args([comp] + argv, comp)
     known = KCM if comp == "kube-controller-manager" else SCHED
     args = {}
     for a in argv:

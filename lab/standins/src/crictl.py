@@ -125,6 +125,54 @@ def main(argv):
             for cid, name, state in rows:
                 print(f"{cid[26:39]:<16}{'-':<16}{'Ready' if state == 'Running' else 'NotReady':<10}{name:<32}{'kube-system':<16}{0:<8}(default)")
         return 0
+    if sub in ("exec", "logs", "stop", "rm", "inspect"):
+        spec = {"exec": [Flag("interactive", "bool", False, "i"), Flag("tty", "bool", False, "t"),
+                         Flag("sync", "bool", False, "s"), Flag("timeout", "int", 0)],
+                "logs": [Flag("tail", "int", -1), Flag("follow", "bool", False, "f"), Flag("timestamps", "bool", False, "t"),
+                         Flag("since", "str", "")],
+                "stop": [Flag("timeout", "int", 0, "t")], "rm": [Flag("force", "bool", False, "f"), Flag("all", "bool", False, "a")],
+                "inspect": [Flag("output", "str", "json", "o")]}[sub]
+        v, _, pos = parse_flags(rest, spec, interspersed=False)
+        connect(ep)
+        if not pos:
+            sys.stderr.write(f'level=fatal msg="ID cannot be empty"\n')
+            return 1
+        by_id = {hashlib.sha256(n.encode()).hexdigest(): (n, a) for n, a, _ in units()}
+
+        def find(cid):
+            hits = [x for k, x in by_id.items() if k.startswith(cid)]
+            if len(hits) != 1:
+                sys.stderr.write(f'level=fatal msg="rpc error: code = NotFound desc = an error occurred when try to find container \\"{cid}\\": not found"\n')
+                sys.exit(1)
+            return hits[0]
+        if sub == "exec":
+            name, active = find(pos[0])
+            if active != "active":
+                sys.stderr.write(f'level=fatal msg="execing command in container: rpc error: code = Unknown desc = container is in CONTAINER_EXITED state"\n')
+                return 1
+            # static pods of the kubelet stand-in run on the host, so the command runs here
+            try:
+                return subprocess.run(pos[1:]).returncode
+            except FileNotFoundError:
+                sys.stderr.write(f'level=fatal msg="execing command in container: OCI runtime exec failed: exec failed: unable to start container process: exec: \\"{pos[1]}\\": executable file not found in $PATH: unknown"\n')
+                return 126
+        if sub == "logs":
+            name, _ = find(pos[0])
+            cmd = ["journalctl", "-u", f"k8s-pod-{name}", "-o", "cat", "--no-pager"]
+            if v["tail"] >= 0:
+                cmd += ["-n", str(v["tail"])]
+            if v["follow"]:
+                cmd.append("-f")
+            return subprocess.run(cmd).returncode
+        if sub == "inspect":
+            name, active = find(pos[0])
+            print(json.dumps({"status": {"id": pos[0], "metadata": {"name": name}, "state": "CONTAINER_RUNNING" if active == "active" else "CONTAINER_EXITED"}}, indent=2))
+            return 0
+        for cid in pos:
+            name, _ = find(cid)
+            subprocess.run(["systemctl", "stop", f"k8s-pod-{name}"])
+            print(cid)
+        return 0
     if sub == "images":
         connect(ep)
         print(f"{'IMAGE':<40}{'TAG':<16}{'IMAGE ID':<16}SIZE")

@@ -23,7 +23,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pki
-from k8scommon import (BUILD_DATE, Etcd, GIT_COMMIT, K8S_VERSION, StandinError, b64, jws_detached, klog, now_utc,
+from k8scommon import (BUILD_DATE, set_process_args, Etcd, GIT_COMMIT, K8S_VERSION, StandinError, b64, jws_detached, klog, now_utc,
                        openssl, parse_rfc3339, rfc3339, unb64, yaml_docs, yaml_load)
 
 # Flags the stand-in accepts (the real binary has more; an unknown one is a startup error like pflag's).
@@ -446,6 +446,7 @@ class APIServer:
                     f"failed to open log file: open {args['audit-log-path']}: no such file or directory")
             self.audit = open(args["audit-log-path"], "a", buffering=1)
             self.audit_lock = threading.Lock()
+        ac = None
         if args.get("authentication-config"):
             if any(k.startswith("oidc-") for k in args):
                 die("authentication-config file and oidc-* flags are mutually exclusive")
@@ -459,6 +460,13 @@ class APIServer:
             if ac.get("anonymous") and "anonymous-auth" in args:
                 die("--anonymous-auth flag cannot be set when anonymous field is configured in authentication configuration file")
         self.anonymous = args.get("anonymous-auth", "true") != "false"
+        self.anonymous_paths = None  # None: any path (subject to authorization)
+        if args.get("authentication-config"):
+            anon = (ac or {}).get("anonymous")
+            if anon is not None:
+                self.anonymous = bool(anon.get("enabled"))
+                if anon.get("conditions"):
+                    self.anonymous_paths = [c.get("path") for c in anon["conditions"]]
         self.enc = Encryption(args.get("encryption-provider-config"))
         self.etcd = Etcd(args.get("etcd-servers", "http://127.0.0.1:2379"), args.get("etcd-cafile"),
                          args.get("etcd-certfile"), args.get("etcd-keyfile"))
@@ -740,7 +748,8 @@ class Handler(BaseHTTPRequestHandler):
         if ident is None:
             code, obj = status(401, "Unauthorized", "Unauthorized")
             return self.send_json(code, obj)
-        if ident["user"] == "system:anonymous" and not api.anonymous:
+        if ident["user"] == "system:anonymous" and (not api.anonymous or (
+                api.anonymous_paths is not None and u.path not in api.anonymous_paths)):
             code, obj = status(401, "Unauthorized", "Unauthorized")
             return self.send_json(code, obj)
         try:
@@ -1158,6 +1167,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main(argv):
+    set_process_args(["kube-apiserver"] + argv, "kube-apiserver")
     args = parse_args(argv)
     for req in ("tls-cert-file", "tls-private-key-file"):
         if not args.get(req):

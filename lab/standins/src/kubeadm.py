@@ -1257,7 +1257,11 @@ def print_init_success(cluster, server, tokens, ca_hash, cert_key, skip_token_pr
     out('Run "kubectl apply -f [podnetwork].yaml" with one of the options listed at:')
     out("  https://kubernetes.io/docs/concepts/cluster-administration/addons/\n")
     if cluster.get("controlPlaneEndpoint"):
-        out("You can now join any number of control-plane nodes running the following command on each as root:\n")
+        if cert_key:
+            out("You can now join any number of control-plane nodes running the following command on each as root:\n")
+        else:
+            out("You can now join any number of control-plane nodes by copying certificate authorities")
+            out("and service account keys on each node and then running the following as root:\n")
         line = f"  kubeadm join {ep} --token {tok} \\\n\t--discovery-token-ca-cert-hash {ca_hash} \\\n\t--control-plane"
         if cert_key:
             line += f" --certificate-key {key}"
@@ -1266,13 +1270,7 @@ def print_init_success(cluster, server, tokens, ca_hash, cert_key, skip_token_pr
             out("Please note that the certificate-key gives access to cluster sensitive data, keep it secret!")
             out("As a safeguard, uploaded-certs will be deleted in two hours; If necessary, you can use")
             out('"kubeadm init phase upload-certs --upload-certs" to reload certs afterward.\n')
-        else:
-            out("Please note that the certificate-key gives access to cluster sensitive data, keep it secret!")
-            out("As a safeguard, uploaded-certs will be deleted in two hours; If necessary, you can use")
-            out('"kubeadm init phase upload-certs --upload-certs" to reload certs afterward.\n')
-        out("Then you can join any number of worker nodes by running the following on each as root:\n")
-    else:
-        out("Then you can join any number of worker nodes by running the following on each as root:\n")
+    out("Then you can join any number of worker nodes by running the following on each as root:\n")
     out(f"kubeadm join {ep} --token {tok} \\\n\t--discovery-token-ca-cert-hash {ca_hash} ")
 
 

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import kubeadm_config as kc
 import pki
-from k8scommon import (APIError, Client, K8S_VERSION, StandinError, b64, hostname, klog, kubeconfig,
+from k8scommon import (APIError, set_process_args, Client, K8S_VERSION, StandinError, b64, hostname, klog, kubeconfig,
                        kubeconfig_target, load_kubeconfig, now_utc, openssl, primary_ip, rfc3339, unb64, write_file,
                        yaml_dump, yaml_load)
 
@@ -415,7 +415,10 @@ class Kubelet:
             write_file(hf, h, 0o644)
             self.started[unit] = time.time()
             statuses[name] = ("Running", None, None)
-        # stop units whose manifest disappeared
+        # stop units whose manifest disappeared (checked every 10 s: cheap on nodes without static pods)
+        if time.time() - getattr(self, "_last_gc", 0) < 10:
+            return pods, statuses
+        self._last_gc = time.time()
         r = systemctl("list-units", "--all", "--plain", "--no-legend", f"{UNIT_PREFIX}*")
         for line in r.stdout.splitlines():
             unit = line.split()[0].removesuffix(".service") if line.split() else ""
@@ -508,6 +511,7 @@ class Kubelet:
 
 
 def main(argv):
+    set_process_args(["/usr/bin/kubelet"] + argv, "kubelet")
     flags = parse_flags(argv)
     if flags.get("version"):
         print(f"Kubernetes {K8S_VERSION}")
