@@ -21,7 +21,7 @@ start_node() {
     -v "$3:/debs:ro" "$IMAGE" /sbin/init >/dev/null
 }
 
-on() { n=$1; shift; docker exec "otp-standins-$n" sh -c "$*"; }
+on() { _node=$1; shift; docker exec "otp-standins-$_node" sh -c "$*"; }
 put() { docker exec -i "otp-standins-$1" sh -c "cat > '$2'"; }
 
 wait_boot() {
@@ -60,9 +60,9 @@ not_ok() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
 
 # expect_fail NODE DESCRIPTION PATTERN COMMAND: COMMAND must exit non-zero and print PATTERN
 expect_fail() {
-  n=$1; d=$2; pat=$3; shift 3
+  _n=$1; d=$2; pat=$3; shift 3
   set +e
-  outp=$(on "$n" "$*" 2>&1); rc=$?
+  outp=$(on "$_n" "$*" 2>&1); rc=$?
   set -e
   if [ $rc -ne 0 ] && printf '%s' "$outp" | grep -qF -- "$pat"; then
     ok "$d (exit $rc)"
@@ -73,9 +73,9 @@ expect_fail() {
 
 # expect_ok NODE DESCRIPTION PATTERN COMMAND: COMMAND must exit 0 and print PATTERN
 expect_ok() {
-  n=$1; d=$2; pat=$3; shift 3
+  _n=$1; d=$2; pat=$3; shift 3
   set +e
-  outp=$(on "$n" "$*" 2>&1); rc=$?
+  outp=$(on "$_n" "$*" 2>&1); rc=$?
   set -e
   if [ $rc -eq 0 ] && printf '%s' "$outp" | grep -qE -- "$pat"; then
     ok "$d"

@@ -23,7 +23,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pki
-from k8scommon import (BUILD_DATE, set_process_args, Etcd, GIT_COMMIT, K8S_VERSION, StandinError, b64, jws_detached, klog, now_utc,
+from k8s_resources import BUILTIN
+from k8scommon import (BUILD_DATE, set_process_args, human_age, Etcd, GIT_COMMIT, K8S_VERSION, StandinError, b64, jws_detached, klog, now_utc,
                        openssl, parse_rfc3339, rfc3339, unb64, yaml_docs, yaml_load)
 
 # Flags the stand-in accepts (the real binary has more; an unknown one is a startup error like pflag's).
@@ -511,7 +512,7 @@ class APIServer:
     # ---------------- background controllers (token cleaner, garbage collector)
     def controllers(self):
         while True:
-            time.sleep(10)
+            time.sleep(3)
             if not self.ready:
                 continue
             try:
@@ -520,6 +521,17 @@ class APIServer:
                 klog("W", "gc: %s", e, file="garbagecollector.go", line=1)
 
     def gc(self):
+        nss, _ = self.store.list("", "namespaces", None)
+        for n in nss:
+            if n["metadata"].get("deletionTimestamp"):
+                nm = n["metadata"]["name"]
+                for k, o in self.store.all_objects():
+                    if o["metadata"].get("namespace") == nm:
+                        self.etcd.delete(k)
+                self.store.delete("", "namespaces", None, nm)
+        if time.time() - getattr(self, "_last_full_gc", 0) < 30:
+            return
+        self._last_full_gc = time.time()
         secs, _ = self.store.list("", "secrets", "kube-system")
         now = now_utc()
         for s in secs:
@@ -759,6 +771,8 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
             code, obj = status(500, "InternalError", f"Internal error occurred: {e}")
+        if code is None:
+            return
         if isinstance(obj, str):
             self.send_json(code, obj, "text/plain; charset=utf-8")
         else:
@@ -794,6 +808,14 @@ class Handler(BaseHTTPRequestHandler):
                 return forbidden(ident, "get", "", None, None, None, path)
             return 200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
                 {"clientCIDR": "0.0.0.0/0", "serverAddress": f"{api.args.get('advertise-address')}:{api.args.get('secure-port', '6443')}"}]}
+        if path == "/openapi/v3" or path.startswith("/openapi/v3/"):
+            if not api.authorize(ident, "get", "", None, None, None, "/api"):
+                return forbidden(ident, "get", "", None, None, None, path)
+            return self.openapi_v3(path)
+        if path == "/apis":
+            if not api.authorize(ident, "get", "", None, None, None, "/api"):
+                return forbidden(ident, "get", "", None, None, None, path)
+            return 200, self.discovery_groups()
         parts = path.strip("/").split("/")
         if parts[0] == "api" and len(parts) >= 2:
             group, version, rest = "", parts[1], parts[2:]
@@ -804,7 +826,12 @@ class Handler(BaseHTTPRequestHandler):
                 return forbidden(ident, "get", "", None, None, None, path)
             return status(404, "NotFound", "the server could not find the requested resource")
         if not rest:
-            return 200, {"kind": "APIResourceList", "groupVersion": f"{group}/{version}" if group else version, "resources": []}
+            if not api.authorize(ident, "get", "", None, None, None, "/api"):
+                return forbidden(ident, "get", "", None, None, None, path)
+            res = self.discovery_resources(group, version)
+            if res is None:
+                return status(404, "NotFound", "the server could not find the requested resource")
+            return 200, res
         ns = name = sub = None
         if rest[0] == "namespaces" and len(rest) >= 3:
             ns, resource = rest[1], rest[2]
@@ -825,8 +852,143 @@ class Handler(BaseHTTPRequestHandler):
             api.audit_event(ident, verb, self.path, 403, resource, ns, name)
             return res
         r = self.handle_resource(method, group, version, resource, ns, name, sub, q, body, ident)
+        if r is None:
+            return None, None
         api.audit_event(ident, verb, self.path, r[0], resource, ns, name)
         return r
+
+    VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+
+    def all_types(self):
+        types = [(g, v, r, k, nsd, al) for g, v, r, k, nsd, al in BUILTIN]
+        try:
+            crds, _ = self.api.store.list("apiextensions.k8s.io", "customresourcedefinitions", None)
+        except Exception:  # noqa: BLE001
+            crds = []
+        for c in crds:
+            sp = c.get("spec") or {}
+            names = sp.get("names") or {}
+            for ver in sp.get("versions") or []:
+                if ver.get("served", True):
+                    types.append((sp.get("group"), ver["name"], names.get("plural"), names.get("kind"),
+                                  sp.get("scope") == "Namespaced", list(names.get("shortNames") or [])))
+        return types
+
+    def discovery_groups(self):
+        groups = {}
+        for g, v, r, k, nsd, al in self.all_types():
+            if g:
+                groups.setdefault(g, [])
+                if v not in groups[g]:
+                    groups[g].append(v)
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+            {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
+             "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]}} for g, vs in groups.items()]}
+
+    def discovery_resources(self, group, version):
+        res = []
+        for g, v, r, k, nsd, al in self.all_types():
+            if g == group and v == version:
+                e = {"name": r, "singularName": k.lower(), "namespaced": nsd, "kind": k, "verbs": self.VERBS}
+                if al:
+                    e["shortNames"] = [a for a in al if a != k.lower() and a != r[:-1]]
+                res.append(e)
+                if r in ("nodes", "pods", "namespaces", "deployments", "daemonsets", "statefulsets"):
+                    res.append({"name": f"{r}/status", "singularName": "", "namespaced": nsd, "kind": k,
+                                "verbs": ["get", "patch", "update"]})
+        if not res:
+            return None
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}" if group else version,
+                "resources": res}
+
+    def openapi_v3(self, path):
+        """Just enough OpenAPI v3 for kubectl to see that PATCH supports fieldValidation
+        (server-side validation); schemas are not served."""
+        types = self.all_types()
+        gvs = sorted({(g, v) for g, v, *_ in types})
+        if path == "/openapi/v3":
+            return 200, {"paths": {(f"apis/{g}/{v}" if g else f"api/{v}"): {
+                "serverRelativeURL": f"/openapi/v3/{'apis/' + g if g else 'api'}/{v}?hash=standin{K8S_VERSION}"} for g, v in gvs}}
+        rel = path[len("/openapi/v3/"):]
+        parts = rel.split("/")
+        if parts[0] == "api" and len(parts) == 2:
+            g, v = "", parts[1]
+        elif parts[0] == "apis" and len(parts) == 3:
+            g, v = parts[1], parts[2]
+        else:
+            return status(404, "NotFound", "the server could not find the requested resource")
+        params = [{"name": n, "in": "query", "schema": {"type": "string"}} for n in ("dryRun", "fieldManager", "fieldValidation", "force")]
+        paths = {}
+        for tg, tv, r, k, nsd, _ in types:
+            if (tg, tv) != (g, v):
+                continue
+            root = f"/apis/{g}/{v}" if g else f"/api/{v}"
+            p = f"{root}/namespaces/{{namespace}}/{r}/{{name}}" if nsd else f"{root}/{r}/{{name}}"
+            gvk = {"group": g, "version": v, "kind": k}
+            paths[p] = {"patch": {"operationId": f"patch{k}", "parameters": params, "x-kubernetes-group-version-kind": gvk,
+                                  "x-kubernetes-action": "patch", "responses": {"200": {"description": "OK"}}},
+                        "get": {"operationId": f"read{k}", "x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "get",
+                                "responses": {"200": {"description": "OK"}}}}
+        if not paths:
+            return status(404, "NotFound", "the server could not find the requested resource")
+        return 200, {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": K8S_VERSION}, "paths": paths,
+                     "components": {"schemas": {}}}
+
+    def as_table(self, resource, objs, rv):
+        """meta.k8s.io/v1 Table, what kubectl asks for when printing."""
+        def col(name, typ="string", fmt="", prio=0, desc=""):
+            return {"name": name, "type": typ, "format": fmt, "description": desc or name, "priority": prio}
+        if resource == "nodes":
+            cols = [col("Name", fmt="name"), col("Status"), col("Roles"), col("Age", typ="string"), col("Version"),
+                    col("Internal-IP", prio=1), col("External-IP", prio=1), col("OS-Image", prio=1),
+                    col("Kernel-Version", prio=1), col("Container-Runtime", prio=1)]
+        elif resource == "pods":
+            cols = [col("Name", fmt="name"), col("Ready"), col("Status"), col("Restarts", typ="string"), col("Age"),
+                    col("IP", prio=1), col("Node", prio=1), col("Nominated Node", prio=1), col("Readiness Gates", prio=1)]
+        elif resource == "namespaces":
+            cols = [col("Name", fmt="name"), col("Status"), col("Age")]
+        else:
+            cols = [col("Name", fmt="name"), col("Age")]
+        rows = []
+        for o in objs:
+            md = o.get("metadata") or {}
+            age = human_age(parse_rfc3339(md["creationTimestamp"])) if md.get("creationTimestamp") else "<unknown>"
+            st = o.get("status") or {}
+            if resource == "nodes":
+                ready = next((c for c in st.get("conditions") or [] if c.get("type") == "Ready"), None)
+                s_ = "Ready" if ready and ready.get("status") == "True" else "NotReady"
+                if (o.get("spec") or {}).get("unschedulable"):
+                    s_ += ",SchedulingDisabled"
+                roles = sorted(k.split("/", 1)[1] for k in (md.get("labels") or {}) if k.startswith("node-role.kubernetes.io/"))
+                info = st.get("nodeInfo") or {}
+                addrs = {a["type"]: a["address"] for a in st.get("addresses") or []}
+                cells = [md["name"], s_, ",".join(roles) or "<none>", age, info.get("kubeletVersion", ""),
+                         addrs.get("InternalIP", "<none>"), addrs.get("ExternalIP", "<none>"), info.get("osImage", ""),
+                         info.get("kernelVersion", ""), info.get("containerRuntimeVersion", "")]
+            elif resource == "pods":
+                cs = st.get("containerStatuses") or []
+                phase = st.get("phase", "Pending")
+                for c in cs:
+                    w = (c.get("state") or {}).get("waiting")
+                    if w:
+                        phase = w.get("reason", phase)
+                cells = [md["name"], f"{sum(1 for c in cs if c.get('ready'))}/{len((o.get('spec') or {}).get('containers') or [])}",
+                         phase, str(sum(c.get("restartCount", 0) for c in cs)), age, st.get("podIP", "<none>"),
+                         (o.get("spec") or {}).get("nodeName", "<none>"), "<none>", "<none>"]
+            elif resource == "namespaces":
+                cells = [md["name"], st.get("phase", "Active"), age]
+            else:
+                cells = [md["name"], age]
+            pm = {k: v for k, v in md.items() if k != "managedFields"}
+            rows.append({"cells": cells, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                                                    "metadata": pm}})
+        return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": str(rv)},
+                "columnDefinitions": cols, "rows": rows}
+
+    def wants_table(self):
+        acc = self.headers.get("Accept") or ""
+        first = acc.split(",")[0]
+        return "as=Table" in first
 
     def decorate(self, resource, obj):
         """Read-time behaviour of controllers the stand-in does not run separately."""
@@ -873,6 +1035,8 @@ class Handler(BaseHTTPRequestHandler):
     def handle_resource(self, method, group, version, resource, ns, name, sub, q, body, ident):
         st = self.api.store
         gv = f"{group}/{version}" if group else version
+        if method == "GET" and q.get("watch") in ("true", "1") and not name:
+            return self.watch(group, version, resource, ns, q)
         if method == "GET":
             if name:
                 obj = st.get(group, resource, ns, name)
@@ -882,6 +1046,8 @@ class Handler(BaseHTTPRequestHandler):
                         obj = None
                 if obj is None:
                     return not_found(group, resource, name)
+                if self.wants_table():
+                    return 200, self.as_table(resource, [obj], obj["metadata"].get("resourceVersion", ""))
                 return 200, obj
             objs, rev = st.list(group, resource, ns)
             sel = parse_selector(q.get("labelSelector"))
@@ -895,8 +1061,14 @@ class Handler(BaseHTTPRequestHandler):
                 if q.get("fieldSelector") and not match_fields(q["fieldSelector"], o):
                     continue
                 items.append(o)
+            if self.wants_table():
+                return 200, self.as_table(resource, items, rev)
             kind = (items[0]["kind"] if items else self.kind_for(resource)) + "List"
             return 200, {"kind": kind, "apiVersion": gv, "metadata": {"resourceVersion": str(rev)}, "items": items}
+        if method == "POST" and name:
+            if resource == "pods" and sub == "eviction":
+                return self.evict(ns, name)
+            return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         if method == "POST":
             try:
                 obj = json.loads(body)
@@ -907,8 +1079,12 @@ class Handler(BaseHTTPRequestHandler):
                 meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
             if not meta.get("name"):
                 return status(422, "Invalid", f'{self.kind_for(resource)} "" is invalid: metadata.name: Required value: name or generateName is required')
-            if ns and st.get("", "namespaces", None, ns) is None:
-                return status(404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"})
+            if ns:
+                nso = st.get("", "namespaces", None, ns)
+                if nso is None:
+                    return status(404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"})
+                if nso["metadata"].get("deletionTimestamp"):
+                    return status(403, "Forbidden", f"{resource} \"{meta['name']}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated")
             if ns and meta.get("namespace") and meta["namespace"] != ns:
                 return status(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
             self.api.new_meta(obj, ns)
@@ -992,13 +1168,91 @@ class Handler(BaseHTTPRequestHandler):
             cur = st.get(group, resource, ns, name)
             if cur is None:
                 return not_found(group, resource, name)
-            st.delete(group, resource, ns, name)
             if resource == "namespaces":
-                self.delete_namespace_contents(name)
+                # namespace deletion is asynchronous: Terminating first, contents removed by the controller loop
+                if not cur["metadata"].get("deletionTimestamp"):
+                    cur["metadata"]["deletionTimestamp"] = rfc3339(now_utc())
+                    cur["status"] = {"phase": "Terminating"}
+                    st.update(group, resource, ns, cur)
+                return 200, cur
+            st.delete(group, resource, ns, name)
             self.cascade(cur["metadata"].get("uid"))
             return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                          "details": {"name": name, "group": group, "kind": resource, "uid": cur["metadata"].get("uid")}}
         return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def evict(self, ns, name):
+        st = self.api.store
+        pod = st.get("", "pods", ns, name)
+        if pod is None:
+            return not_found("", "pods", name)
+        labels = pod["metadata"].get("labels") or {}
+        pdbs, _ = st.list("policy", "poddisruptionbudgets", ns)
+        for pdb in pdbs:
+            sel = ((pdb.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            if sel and all(labels.get(k) == v for k, v in sel.items()):
+                if (pdb.get("status") or {}).get("disruptionsAllowed", 0) <= 0:
+                    return status(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.",
+                                  {"causes": [{"reason": "DisruptionBudget",
+                                               "message": f"The disruption budget {pdb['metadata']['name']} needs 1 healthy pods and has 0 currently"}]})
+        st.delete("", "pods", ns, name)
+        return 201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+    def watch(self, group, version, resource, ns, q):
+        """Chunked JSON watch stream emulated by polling etcd once a second."""
+        st = self.api.store
+        sel = parse_selector(q.get("labelSelector"))
+        timeout = int(q.get("timeoutSeconds") or 1800)
+        since = int(q.get("resourceVersion") or 0) if (q.get("resourceVersion") or "0").isdigit() else 0
+        if q.get("sendInitialEvents") == "true":
+            since = 0
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def emit(typ, obj):
+            data = (json.dumps({"type": typ, "object": obj}) + "\n").encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+        seen = {}
+        deadline = time.time() + timeout
+        first = True
+        try:
+            while time.time() < deadline:
+                objs, _ = st.list(group, resource, ns)
+                cur = {}
+                for o in objs:
+                    o = self.decorate(resource, o)
+                    if o is None or not match_selector(sel, o["metadata"].get("labels")):
+                        continue
+                    if q.get("fieldSelector") and not match_fields(q["fieldSelector"], o):
+                        continue
+                    cur[o["metadata"]["name"]] = o
+                for n, o in cur.items():
+                    rv = int(o["metadata"]["resourceVersion"])
+                    if n not in seen:
+                        if not first or rv > since:
+                            emit("ADDED", o)
+                    elif seen[n] != rv:
+                        emit("MODIFIED", o)
+                    seen[n] = rv
+                if first and q.get("sendInitialEvents") == "true":
+                    _, rev = st.list(group, resource, ns)
+                    emit("BOOKMARK", {"kind": self.kind_for(resource), "apiVersion": f"{group}/{version}" if group else version,
+                                      "metadata": {"resourceVersion": str(rev),
+                                                   "annotations": {"k8s.io/initial-events-end": "true"}}})
+                for n in [n for n in seen if n not in cur]:
+                    emit("DELETED", {"kind": self.kind_for(resource), "apiVersion": f"{group}/{version}" if group else version,
+                                     "metadata": {"name": n, "namespace": ns}})
+                    del seen[n]
+                first = False
+                time.sleep(1)
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            pass
+        self.close_connection = True
+        return None
 
     def user_agent_manager(self):
         ua = self.headers.get("User-Agent") or "unknown"
@@ -1063,8 +1317,11 @@ class Handler(BaseHTTPRequestHandler):
         am["name"] = name
         new_paths = leaves(applied)
         if cur is None:
-            if ns and st.get("", "namespaces", None, ns) is None:
+            nso = st.get("", "namespaces", None, ns) if ns else None
+            if ns and nso is None:
                 return status(404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"})
+            if nso is not None and nso["metadata"].get("deletionTimestamp"):
+                return status(403, "Forbidden", f"{resource} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated")
             obj = copy.deepcopy(applied)
             self.api.new_meta(obj, ns)
             if resource == "namespaces":

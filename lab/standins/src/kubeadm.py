@@ -1127,19 +1127,32 @@ def wait_control_plane(local_server, timeout_s):
 
 def ensure_admin_rbac(timeout_s):
     """kubeadm >= 1.29: admin.conf's group needs the kubeadm:cluster-admins binding, created with super-admin.conf."""
+    import urllib.error
     c = admin_client()
-    try:
-        c.get("/api/v1/namespaces/kube-system")
-        return c
-    except APIError as e:
-        if e.code != 403:
-            raise
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            c.get("/api/v1/namespaces/kube-system")
+            return c
+        except APIError as e:
+            if e.code == 403:
+                break
+            err = api_err_text(e)
+        except (urllib.error.URLError, OSError) as e:
+            err = url_error_text(e, c.server + "/api/v1/namespaces/kube-system?timeout=10s")
+        if time.time() > deadline:
+            raise PhaseError("upload-config/kubeadm", f"could not bootstrap the admin user in file admin.conf: {err}")
+        time.sleep(1)
     sc = admin_client(f"{KDIR}/super-admin.conf")
     crb = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
            "metadata": {"name": "kubeadm:cluster-admins"},
            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "kubeadm:cluster-admins"}]}
-    create_or_update(sc, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", crb)
+    try:
+        create_or_update(sc, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", crb)
+    except (urllib.error.URLError, OSError) as e:
+        raise PhaseError("upload-config/kubeadm", "could not bootstrap the admin user in file admin.conf: unable to create "
+                         f"ClusterRoleBinding: {url_error_text(e, sc.server)}")
     wait_until(lambda: c.get("/api/v1/namespaces/kube-system"), timeout_s, 0.5)
     return c
 
@@ -1970,6 +1983,9 @@ def main(argv):
         return 1
     except (StandinError, APIError) as e:
         sys.stderr.write(f"{e}\n{STACK_HINT}\n")
+        return 1
+    except OSError as e:  # includes urllib's URLError: an unreachable endpoint mid-phase
+        sys.stderr.write(f"{url_error_text(e, 'https://' + str(getattr(e, 'filename', '') or 'endpoint'))}\n{STACK_HINT}\n")
         return 1
     except KeyboardInterrupt:
         return 130

@@ -18,47 +18,7 @@ GLOBAL = [Flag("kubeconfig"), Flag("namespace", "str", "", "n"), Flag("context")
           Flag("request-timeout", "str", "0"), Flag("v", "int", 0, "v"), Flag("insecure-skip-tls-verify", "bool", False),
           Flag("help", "bool", False, "h")]
 
-# name aliases -> (group, version, resource, kind, namespaced)
-BUILTIN = [
-    ("", "v1", "nodes", "Node", False, ["node", "no"]),
-    ("", "v1", "namespaces", "Namespace", False, ["namespace", "ns"]),
-    ("", "v1", "pods", "Pod", True, ["pod", "po"]),
-    ("", "v1", "services", "Service", True, ["service", "svc"]),
-    ("", "v1", "secrets", "Secret", True, ["secret"]),
-    ("", "v1", "configmaps", "ConfigMap", True, ["configmap", "cm"]),
-    ("", "v1", "serviceaccounts", "ServiceAccount", True, ["serviceaccount", "sa"]),
-    ("", "v1", "endpoints", "Endpoints", True, ["ep"]),
-    ("", "v1", "events", "Event", True, ["event", "ev"]),
-    ("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ["persistentvolumeclaim", "pvc"]),
-    ("", "v1", "persistentvolumes", "PersistentVolume", False, ["persistentvolume", "pv"]),
-    ("", "v1", "limitranges", "LimitRange", True, ["limitrange", "limits"]),
-    ("", "v1", "resourcequotas", "ResourceQuota", True, ["resourcequota", "quota"]),
-    ("apps", "v1", "deployments", "Deployment", True, ["deployment", "deploy"]),
-    ("apps", "v1", "daemonsets", "DaemonSet", True, ["daemonset", "ds"]),
-    ("apps", "v1", "statefulsets", "StatefulSet", True, ["statefulset", "sts"]),
-    ("apps", "v1", "replicasets", "ReplicaSet", True, ["replicaset", "rs"]),
-    ("batch", "v1", "jobs", "Job", True, ["job"]),
-    ("batch", "v1", "cronjobs", "CronJob", True, ["cronjob", "cj"]),
-    ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, ["clusterrole"]),
-    ("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False, ["clusterrolebinding"]),
-    ("rbac.authorization.k8s.io", "v1", "roles", "Role", True, ["role"]),
-    ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, ["rolebinding"]),
-    ("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False, ["customresourcedefinition", "crd", "crds"]),
-    ("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ["poddisruptionbudget", "pdb"]),
-    ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ["networkpolicy", "netpol"]),
-    ("networking.k8s.io", "v1", "ingresses", "Ingress", True, ["ingress", "ing"]),
-    ("networking.k8s.io", "v1", "ingressclasses", "IngressClass", False, ["ingressclass"]),
-    ("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ["storageclass", "sc"]),
-    ("storage.k8s.io", "v1", "csidrivers", "CSIDriver", False, ["csidriver"]),
-    ("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ["priorityclass", "pc"]),
-    ("coordination.k8s.io", "v1", "leases", "Lease", True, ["lease"]),
-    ("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False, ["certificatesigningrequest", "csr"]),
-    ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", False, ["validatingwebhookconfiguration"]),
-    ("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False, ["mutatingwebhookconfiguration"]),
-    ("apiregistration.k8s.io", "v1", "apiservices", "APIService", False, ["apiservice"]),
-    ("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True, ["horizontalpodautoscaler", "hpa"]),
-    ("node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", False, ["runtimeclass"]),
-]
+from k8s_resources import BUILTIN  # noqa: E402
 
 
 class KubectlError(Exception):

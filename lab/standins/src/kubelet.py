@@ -340,6 +340,9 @@ class Kubelet:
     def command_for(self, pod):
         c = (pod["spec"].get("containers") or [{}])[0]
         cmd = list(c.get("command") or []) + list(c.get("args") or [])
+        img = c.get("image") or ""
+        if "/kube-vip:" in img or img.startswith("kube-vip:"):
+            return ["/usr/bin/python3", f"{LIB}/kube_vip.py"] + cmd, None
         if not cmd:
             return None, f'Failed to pull image "{c.get("image")}": no container registry is reachable from the lab'
         exe = cmd[0]
@@ -403,10 +406,17 @@ class Kubelet:
             systemctl("reset-failed", unit)
             c = pod["spec"]["containers"][0]
             mounts = [m["mountPath"] for m in c.get("volumeMounts") or []]
-            env = [f"--setenv=K8S_STANDIN_MOUNTS={json.dumps(mounts)}"]
+            vol_paths = {v["name"]: (v.get("hostPath") or {}).get("path") for v in pod["spec"].get("volumes") or []}
+            vols = {m["mountPath"]: vol_paths.get(m["name"]) for m in c.get("volumeMounts") or [] if vol_paths.get(m["name"])}
+            env = [f"--setenv=K8S_STANDIN_MOUNTS={json.dumps(mounts)}", f"--setenv=K8S_STANDIN_VOLUMES={json.dumps(vols)}"]
+            fields = {"spec.nodeName": self.node, "metadata.name": f"{name}-{self.node}",
+                      "metadata.namespace": (pod.get("metadata") or {}).get("namespace", "kube-system"),
+                      "status.hostIP": self.node_ip, "status.podIP": self.node_ip}
             for e in c.get("env") or []:
                 if "value" in e:
                     env.append(f"--setenv={e['name']}={e['value']}")
+                elif ((e.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath") in fields:
+                    env.append(f"--setenv={e['name']}={fields[e['valueFrom']['fieldRef']['fieldPath']]}")
             r = subprocess.run(["systemd-run", f"--unit={unit}", f"--description=static pod {name} (kubelet stand-in)",
                                 "--property=KillMode=mixed", "--collect", *env, "--", *cmd], capture_output=True, text=True)
             if r.returncode != 0:
