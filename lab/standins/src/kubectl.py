@@ -164,9 +164,17 @@ def jp_eval(expr, data):
     pos = 0
     while pos < len(expr):
         if expr[pos] == ".":
-            m = re.match(r"\.([^.\[]*)", expr[pos:])
-            toks.append(("key", m.group(1)))
-            pos += m.end()
+            j = pos + 1
+            key = []
+            while j < len(expr) and expr[j] not in ".[":
+                if expr[j] == "\\" and j + 1 < len(expr):
+                    key.append(expr[j + 1])
+                    j += 2
+                    continue
+                key.append(expr[j])
+                j += 1
+            toks.append(("key", "".join(key)))
+            pos = j
         elif expr[pos] == "[":
             depth, j = 0, pos
             while j < len(expr):
@@ -252,7 +260,7 @@ def jsonpath(template, data):
                     i = j + 1
                     continue
                 if inner.startswith('"') and inner.endswith('"'):
-                    out.append(json.loads(inner))
+                    out.append(json.loads(inner, strict=False))
                 elif inner == "end":
                     pass
                 else:
