@@ -77,6 +77,7 @@ apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: systemd
 readOnlyPort: 0
+serverTLSBootstrap: true
 EOF
 
 # strict config decoding on init
@@ -201,6 +202,15 @@ expect_ok cp1 "uncordon" "node/w1 uncordoned" "$K uncordon w1"
 expect_fail cp1 "kubectl unknown flag" "error: unknown flag: --frobnicate" "$K get nodes --frobnicate"
 expect_fail cp1 "kubectl unknown resource type" "the server doesn't have a resource type \"frobs\"" "$K get frobs"
 expect_fail cp1 "kubectl get missing object" 'Error from server (NotFound): nodes "nope" not found' "$K get node nope"
+
+# kubelet serving certificates (serverTLSBootstrap): pending until approved
+expect_ok cp1 "kubelet-serving CSRs wait for approval" "kubernetes.io/kubelet-serving.*Pending" \
+  "for i in \$(seq 1 20); do $K get csr --no-headers | grep -q 'kubelet-serving.*Pending' && break; sleep 1; done; $K get csr --no-headers"
+expect_ok cp1 "kubectl certificate approve" "approved" \
+  "$K certificate approve \$($K get csr --no-headers | awk '/kubelet-serving/ && /Pending/ {print \$1}')"
+expect_ok w1 "approved serving certificate reaches the kubelet" "kubelet-server-current.pem" \
+  "for i in \$(seq 1 30); do test -e /var/lib/kubelet/pki/kubelet-server-current.pem && break; sleep 1; done; ls /var/lib/kubelet/pki"
+expect_ok cp1 "certs check-expiration" "apiserver +[A-Z][a-z]{2} [0-9]+, [0-9]{4}.*ca +no" "kubeadm certs check-expiration"
 
 # tokens
 expect_ok cp1 "token create --print-join-command" "^kubeadm join $CP1:6443 --token [a-z0-9]{6}\.[a-z0-9]{16} --discovery-token-ca-cert-hash $HASH" \

@@ -1115,6 +1115,8 @@ class Handler(BaseHTTPRequestHandler):
             if cur is None:
                 return not_found(group, resource, name)
             want_rv = obj.get("metadata", {}).get("resourceVersion")
+            if resource == "certificatesigningrequests" and sub == "approval":
+                return self.approve_csr(group, cur, obj, ident)
             if sub == "status":
                 new = copy.deepcopy(cur)
                 new["status"] = obj.get("status")
@@ -1389,6 +1391,28 @@ class Handler(BaseHTTPRequestHandler):
         res = st.update(group, resource, ns, obj, cur["metadata"]["resourceVersion"])
         if res is None:
             return status(409, "Conflict", f'Operation cannot be fulfilled on {resource} "{name}": the object has been modified')
+        return 200, res
+
+    def approve_csr(self, group, cur, obj, ident):
+        """PUT .../certificatesigningrequests/NAME/approval (kubectl certificate approve|deny);
+        an approved kubelet-serving request is signed at once (the csrsigning controller's job)."""
+        st = self.api.store
+        conds = (obj.get("status") or {}).get("conditions") or []
+        new = copy.deepcopy(cur)
+        new.setdefault("status", {})["conditions"] = conds
+        approved = any(c.get("type") == "Approved" and c.get("status", "True") == "True" for c in conds)
+        denied = any(c.get("type") == "Denied" and c.get("status", "True") == "True" for c in conds)
+        spec = new.get("spec") or {}
+        if approved and not denied and not new["status"].get("certificate") and \
+                spec.get("signerName") in ("kubernetes.io/kubelet-serving", "kubernetes.io/kube-apiserver-client-kubelet",
+                                           "kubernetes.io/kube-apiserver-client"):
+            csr_pem = unb64(spec["request"])
+            usages = ("server",) if spec["signerName"] == "kubernetes.io/kubelet-serving" else ("client",)
+            dns, ips = pki.csr_sans(csr_pem)
+            new["status"]["certificate"] = b64(pki.sign(self.api.ca_file, self.api.ca_key, csr_pem, usages, dns, ips, 365))
+        res = st.update(group, "certificatesigningrequests", None, new, cur["metadata"]["resourceVersion"])
+        if res is None:
+            return status(409, "Conflict", f'Operation cannot be fulfilled on certificatesigningrequests.certificates.k8s.io "{cur["metadata"]["name"]}": the object has been modified; please apply your changes to the latest version and try again')
         return 200, res
 
     def sign_csr(self, obj, ident):

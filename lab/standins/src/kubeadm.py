@@ -887,7 +887,70 @@ def cmd_certs(argv):
             raise UsageError(f'unknown command "{pos[0]}" for "kubeadm certs certificate-key"')
         out(secrets.token_hex(32))
         return
+    if argv[0] == "check-expiration":
+        vals, _, pos = parse_flags(argv[1:], GLOBAL_FLAGS + [Flag("cert-dir", "str", "/etc/kubernetes/pki"), Flag("config"),
+                                                               Flag("kubeconfig", "str", f"{KDIR}/admin.conf"),
+                                                               Flag("output", "str", "", "o"),
+                                                               Flag("allow-missing-template-keys", "bool", True),
+                                                               Flag("show-managed-fields", "bool", False)])
+        return certs_check_expiration(vals)
     raise UsageError(f'unknown command "{argv[0]}" for "kubeadm certs"')
+
+
+def _cert_end(pem):
+    import datetime
+    end = openssl("x509", "-noout", "-enddate", input=pem).decode().strip().split("=", 1)[1]
+    return datetime.datetime.strptime(end, "%b %d %H:%M:%S %Y %Z").replace(tzinfo=datetime.timezone.utc)
+
+
+def _residual(end):
+    left = (end - now_utc()).total_seconds()
+    if left <= 0:
+        return "<invalid>"
+    days = int(left // 86400)
+    if days >= 365:
+        return f"{days // 365}y"
+    if days >= 1:
+        return f"{days}d"
+    return f"{int(left // 3600)}h"
+
+
+def certs_check_expiration(vals):
+    d = vals["cert-dir"]
+    out('[check-expiration] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...')
+    out("[check-expiration] Use 'kubeadm init phase upload-config kubeadm --config your-config-file' to re-upload it.\n")
+    rows = []
+    for name, path, ca, kind in (
+            ("admin.conf", f"{KDIR}/admin.conf", "ca", "kubeconfig"),
+            ("apiserver", f"{d}/apiserver.crt", "ca", "cert"),
+            ("apiserver-etcd-client", f"{d}/apiserver-etcd-client.crt", "etcd-ca", "cert"),
+            ("apiserver-kubelet-client", f"{d}/apiserver-kubelet-client.crt", "ca", "cert"),
+            ("controller-manager.conf", f"{KDIR}/controller-manager.conf", "ca", "kubeconfig"),
+            ("etcd-healthcheck-client", f"{d}/etcd/healthcheck-client.crt", "etcd-ca", "cert"),
+            ("etcd-peer", f"{d}/etcd/peer.crt", "etcd-ca", "cert"),
+            ("etcd-server", f"{d}/etcd/server.crt", "etcd-ca", "cert"),
+            ("front-proxy-client", f"{d}/front-proxy-client.crt", "front-proxy-ca", "cert"),
+            ("scheduler.conf", f"{KDIR}/scheduler.conf", "ca", "kubeconfig"),
+            ("super-admin.conf", f"{KDIR}/super-admin.conf", "ca", "kubeconfig")):
+        if not os.path.exists(path):
+            continue
+        if kind == "kubeconfig":
+            pem = kubeconfig_target(load_kubeconfig(path))["cert"]
+            if not pem:
+                continue
+        else:
+            pem = open(path, "rb").read()
+        end = _cert_end(pem)
+        rows.append((name, end, ca))
+    out(f"{'CERTIFICATE':<27}{'EXPIRES':<25}{'RESIDUAL TIME':<16}{'CERTIFICATE AUTHORITY':<24}EXTERNALLY MANAGED")
+    for name, end, ca in rows:
+        out(f"{name:<27}{end.strftime('%b %d, %Y %H:%M UTC'):<25}{_residual(end):<16}{ca:<24}no")
+    out("")
+    out(f"{'CERTIFICATE AUTHORITY':<24}{'EXPIRES':<25}{'RESIDUAL TIME':<16}EXTERNALLY MANAGED")
+    for name, path in (("ca", f"{d}/ca.crt"), ("etcd-ca", f"{d}/etcd/ca.crt"), ("front-proxy-ca", f"{d}/front-proxy-ca.crt")):
+        if os.path.exists(path):
+            end = _cert_end(open(path, "rb").read())
+            out(f"{name:<24}{end.strftime('%b %d, %Y %H:%M UTC'):<25}{_residual(end):<16}no")
 
 
 # ---------------------------------------------------------------- init

@@ -345,6 +345,16 @@ def table(r, items, wide, all_ns, show_labels=False, no_headers=False):
                 ("desiredNumberScheduled", "currentNumberScheduled", "numberReady", "updatedNumberScheduled", "numberAvailable")]
                 + [",".join(f"{k}={v}" for k, v in (((o.get("spec") or {}).get("template") or {}).get("spec", {}).get("nodeSelector") or {}).items()) or "<none>", age(o)]
                 for o in items]
+    elif r == "certificatesigningrequests":
+        hdr = ["NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION"]
+        rows = []
+        for o in items:
+            conds = [c.get("type") for c in (o.get("status") or {}).get("conditions") or []]
+            cond = ",".join(conds) or "Pending"
+            if "Approved" in conds and (o.get("status") or {}).get("certificate"):
+                cond += ",Issued"
+            rows.append([o["metadata"]["name"], age(o), (o.get("spec") or {}).get("signerName", ""),
+                         (o.get("spec") or {}).get("username", ""), "<none>", cond])
     elif r == "services":
         hdr = ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
         rows = [[o["metadata"]["name"], (o.get("spec") or {}).get("type", "ClusterIP"), (o.get("spec") or {}).get("clusterIP", "<none>"), "<none>",
@@ -946,6 +956,37 @@ def cmd_label(ctx, argv, field="labels"):
     return 0
 
 
+def cmd_certificate(ctx, argv):
+    if not argv or argv[0] not in ("approve", "deny"):
+        raise KubectlError("error: unknown command \"%s\" for \"kubectl certificate\"" % (argv[0] if argv else ""))
+    action = argv[0]
+    v, ch, pos = parse_flags(argv[1:], GLOBAL + [Flag("force", "bool", False), Flag("filename", "strarr", [], "f")])
+    merge_globals(ctx, v, ch)
+    if not pos:
+        raise KubectlError("error: one or more CSRs must be specified as <name> or -f <filename>")
+    rc = 0
+    for n in pos:
+        path = f"/apis/certificates.k8s.io/v1/certificatesigningrequests/{n}"
+        try:
+            csr = ctx.call("GET", path)
+        except APIError as e:
+            sys.stderr.write(api_error(e) + "\n")
+            rc = 1
+            continue
+        conds = (csr.get("status") or {}).get("conditions") or []
+        typ = "Approved" if action == "approve" else "Denied"
+        if any(c.get("type") == typ for c in conds) and not v["force"]:
+            print(f"certificatesigningrequest.certificates.k8s.io/{n} {typ.lower()}")
+            continue
+        conds.append({"type": typ, "status": "True", "reason": "KubectlApprove" if typ == "Approved" else "KubectlDeny",
+                      "message": f"This CSR was {typ.lower()} by kubectl certificate {action}.",
+                      "lastUpdateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        csr.setdefault("status", {})["conditions"] = conds
+        ctx.call("PUT", f"{path}/approval", csr)
+        print(f"certificatesigningrequest.certificates.k8s.io/{n} {typ.lower()}")
+    return rc
+
+
 def cmd_version(ctx, argv):
     v, ch, pos = parse_flags(argv, GLOBAL + [Flag("client", "bool", False), Flag("output", "str", "", "o")])
     merge_globals(ctx, v, ch)
@@ -990,7 +1031,7 @@ def cmd_cluster_info(ctx, argv):
 COMMANDS = {"get": cmd_get, "apply": cmd_apply, "create": cmd_create, "delete": cmd_delete, "drain": cmd_drain,
             "cordon": lambda c, a: cmd_cordon(c, a, True), "uncordon": lambda c, a: cmd_cordon(c, a, False),
             "wait": cmd_wait, "label": cmd_label, "annotate": lambda c, a: cmd_label(c, a, "annotations"),
-            "version": cmd_version, "cluster-info": cmd_cluster_info}
+            "version": cmd_version, "certificate": cmd_certificate, "cluster-info": cmd_cluster_info}
 
 
 def main(argv):

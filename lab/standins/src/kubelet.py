@@ -124,7 +124,9 @@ class Kubelet:
         d = "/var/lib/kubelet/pki"
         os.makedirs(d, exist_ok=True)
         crt, key = f"{d}/kubelet.crt", f"{d}/kubelet.key"
-        if not os.path.exists(crt):
+        if os.path.exists(f"{d}/kubelet-server-current.pem"):
+            crt = key = f"{d}/kubelet-server-current.pem"
+        elif not os.path.exists(crt):
             pki.gen_key(key, "RSA-2048")
             pem = openssl("req", "-x509", "-new", "-key", key, "-subj", f"/CN={self.node}-ca@{int(time.time())}",
                           "-days", "365", "-addext", f"subjectAltName=DNS:{self.node},IP:{self.node_ip}")
@@ -204,6 +206,40 @@ class Kubelet:
         cfg["current-context"] = "default-context"
         write_file(kcfg, yaml_dump(cfg), 0o600)
         klog("I", "Certificate signing request %s approved, waiting to be issued", name, file="csr.go", line=261)
+
+    def serving_bootstrap(self):
+        """serverTLSBootstrap: request a kubelet-serving certificate; it stays pending until approved."""
+        if not self.cfg.get("serverTLSBootstrap"):
+            return
+        d = "/var/lib/kubelet/pki"
+        cur = f"{d}/kubelet-server-current.pem"
+        if os.path.exists(cur):
+            return
+        name = getattr(self, "_serving_csr", None)
+        if name is None:
+            keyp = f"{d}/kubelet-server.key.tmp"
+            if not os.path.exists(keyp):
+                pki.gen_key(keyp, "ECDSA-P256")
+            csr = pki.make_csr(keyp, f"system:node:{self.node}", ["system:nodes"], [self.node], [self.node_ip])
+            obj = self.client.post("/apis/certificates.k8s.io/v1/certificatesigningrequests", {
+                "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+                "metadata": {"generateName": "csr-"},
+                "spec": {"request": b64(csr), "signerName": "kubernetes.io/kubelet-serving",
+                         "usages": ["digital signature", "server auth"]}})
+            self._serving_csr = obj["metadata"]["name"]
+            klog("I", 'Certificate signing request %s is pending approval', self._serving_csr, file="csr.go", line=261)
+            return
+        obj = self.client.get(f"/apis/certificates.k8s.io/v1/certificatesigningrequests/{name}")
+        cert = (obj.get("status") or {}).get("certificate")
+        if not cert:
+            return
+        keyp = f"{d}/kubelet-server.key.tmp"
+        ts = time.strftime("%Y-%m-%d-%H-%M-%S")
+        pem = f"{d}/kubelet-server-{ts}.pem"
+        write_file(pem, unb64(cert) + open(keyp, "rb").read(), 0o600)
+        os.unlink(keyp)
+        os.symlink(pem, cur)
+        klog("I", "Rotating certificates", file="certificate_manager.go", line=1)
 
     # ---------------- node status
     def cni_ready(self):
@@ -514,6 +550,11 @@ class Kubelet:
                                 pass
                     if self.registered:
                         self.sync_mirror_pods(pods, statuses)
+                        try:
+                            self.serving_bootstrap()
+                        except Exception as e:  # noqa: BLE001
+                            klog("E", '"Failed while requesting a signed certificate from the control plane" err="%s"', e,
+                                 file="certificate_manager.go", line=1)
             except Exception as e:  # noqa: BLE001
                 klog("E", '"Unhandled Error" err="%s"', e, file="kubelet.go", line=2)
                 last_node = time.time() - 8

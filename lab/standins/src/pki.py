@@ -52,8 +52,27 @@ def sign(ca_crt, ca_key, csr_pem, usages, dns=(), ips=(), days=365):
                        "-days", str(days), "-sha256", "-extfile", extf)
 
 
-def make_csr(key_path, cn, orgs=()):
-    return openssl("req", "-new", "-key", key_path, "-subj", _subj(cn, orgs))
+def make_csr(key_path, cn, orgs=(), dns=(), ips=()):
+    args = ["req", "-new", "-key", key_path, "-subj", _subj(cn, orgs)]
+    sans = [f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips]
+    if sans:
+        args += ["-addext", "subjectAltName=" + ",".join(sans)]
+    return openssl(*args)
+
+
+def csr_sans(csr_pem):
+    out = openssl("req", "-noout", "-text", input=csr_pem).decode()
+    import re
+    m = re.search(r"Subject Alternative Name:\s*\n\s*(.*)", out)
+    dns, ips = [], []
+    if m:
+        for part in m.group(1).split(","):
+            part = part.strip()
+            if part.startswith("DNS:"):
+                dns.append(part[4:])
+            elif part.startswith("IP Address:"):
+                ips.append(part[11:])
+    return dns, ips
 
 
 def make_cert(ca_crt, ca_key, crt, key, cn, orgs=(), usages=("server",), dns=(), ips=(), alg="RSA-2048",
