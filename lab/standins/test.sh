@@ -72,6 +72,13 @@ apiServer:
   certSANs: ["$CP1", "k8s-api.lab.invalid"]
   extraArgs:
   - {name: profiling, value: "false"}
+  - {name: encryption-provider-config, value: /etc/kubernetes/enc/enc.yaml}
+  - {name: audit-policy-file, value: /etc/kubernetes/audit/policy.yaml}
+  - {name: audit-log-path, value: /var/log/kubernetes/audit/audit.log}
+  extraVolumes:
+  - {name: enc, hostPath: /etc/kubernetes/enc, mountPath: /etc/kubernetes/enc, readOnly: true, pathType: DirectoryOrCreate}
+  - {name: audit, hostPath: /etc/kubernetes/audit, mountPath: /etc/kubernetes/audit, readOnly: true, pathType: DirectoryOrCreate}
+  - {name: audit-log, hostPath: /var/log/kubernetes/audit, mountPath: /var/log/kubernetes/audit, pathType: DirectoryOrCreate}
 ---
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -80,9 +87,39 @@ readOnlyPort: 0
 serverTLSBootstrap: true
 EOF
 
+# files the API server flags point at, on every control plane (kubeadm does not distribute them)
+ENCKEY=$(head -c 32 /dev/urandom | base64)
+for n in cp1 cp2; do
+  on $n "mkdir -p /etc/kubernetes/enc /etc/kubernetes/audit && chmod 700 /etc/kubernetes/enc"
+  put $n /etc/kubernetes/enc/enc.yaml <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+- resources: [secrets]
+  providers:
+  - aescbc:
+      keys:
+      - {name: key1, secret: "$ENCKEY"}
+  - identity: {}
+EOF
+  put $n /etc/kubernetes/audit/policy.yaml <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+rules:
+- level: Metadata
+EOF
+done
+
 # strict config decoding on init
 on cp1 'sed "s/^  bindPort: 6443/  bindPort: 6443\n  bindAddress: 0.0.0.0/" /root/init.yaml > /root/init-unknown.yaml
-        sed "s/  - {name: profiling, value: \"false\"}/    profiling: \"false\"/" /root/init.yaml > /root/init-map.yaml'
+        sed "/name: enc, hostPath/d; s/^kind: InitConfiguration/kind: InitConfiguration\ntimeouts: {controlPlaneComponentHealthCheck: 20s}/" /root/init.yaml > /root/init-nomount.yaml'
+put cp1 /root/init-map.yaml <<'EOF'
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+apiServer:
+  extraArgs:
+    profiling: "false"
+EOF
 expect_fail cp1 "init: unknown v1beta4 field" \
   'strict decoding error: unknown field "localAPIEndpoint.bindAddress"' 'kubeadm init --config /root/init-unknown.yaml'
 expect_fail cp1 "init: v1beta3-style extraArgs map" \
@@ -91,6 +128,12 @@ expect_fail cp1 "init: --config mixed with flags" "can not mix '--config' with a
   'kubeadm init --config /root/init.yaml --pod-network-cidr 10.0.0.0/16'
 expect_fail cp1 "init: preflight ip_forward" "[ERROR FileContent--proc-sys-net-ipv4-ip_forward]" \
   'sysctl -qw net.ipv4.ip_forward=0; kubeadm init --config /root/init.yaml; rc=$?; sysctl -qw net.ipv4.ip_forward=1; exit $rc'
+
+expect_fail cp1 "init: API server file not mounted into the static pod" "error execution phase wait-control-plane" \
+  'kubeadm init --config /root/init-nomount.yaml'
+expect_ok cp1 "the API server said why" "encryption provider configuration file.*no such file or directory" \
+  'journalctl -u k8s-pod-kube-apiserver --no-pager | grep -m1 "command failed"'
+on cp1 'kubeadm reset -f >/dev/null 2>&1'
 
 set +e
 INIT_OUT=$(on cp1 'kubeadm init --config /root/init.yaml --upload-certs' 2>&1); rc=$?
@@ -202,6 +245,12 @@ expect_ok cp1 "uncordon" "node/w1 uncordoned" "$K uncordon w1"
 expect_fail cp1 "kubectl unknown flag" "error: unknown flag: --frobnicate" "$K get nodes --frobnicate"
 expect_fail cp1 "kubectl unknown resource type" "the server doesn't have a resource type \"frobs\"" "$K get frobs"
 expect_fail cp1 "kubectl get missing object" 'Error from server (NotFound): nodes "nope" not found' "$K get node nope"
+
+ETCD1="ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key"
+expect_ok cp1 "secrets are encrypted at rest in etcd" "^k8s:enc:aescbc:v1:key1:" \
+  "printf 'apiVersion: v1\\nkind: Secret\\nmetadata: {name: s1, namespace: default}\\nstringData: {pw: hunter2}\\n' | $K apply --server-side -f - >/dev/null && $ETCD1 get /registry/secrets/default/s1 --print-value-only | head -c 40"
+expect_ok cp1 "secret reads back decrypted" "^hunter2$" "$K get secret s1 -o jsonpath='{.data.pw}' | base64 -d"
+expect_ok cp1 "audit log written" '"kind": "Event"' "tail -1 /var/log/kubernetes/audit/audit.log"
 
 # kubelet serving certificates (serverTLSBootstrap): pending until approved
 expect_ok cp1 "kubelet-serving CSRs wait for approval" "kubernetes.io/kubelet-serving.*Pending" \

@@ -647,6 +647,16 @@ class APIServer:
             self.audit.write(json.dumps(ev) + "\n")
 
 
+def normalize(resource, obj):
+    """Secret stringData is write-only: merged into data (base64) like the real API server does."""
+    if resource == "secrets" and isinstance(obj, dict) and obj.get("stringData"):
+        data = obj.setdefault("data", {}) or {}
+        for k, v in obj.pop("stringData").items():
+            data[k] = b64(str(v))
+        obj["data"] = data
+    return obj
+
+
 WORKLOADS = {"deployments", "daemonsets", "statefulsets", "replicasets", "jobs"}
 
 
@@ -1074,6 +1084,7 @@ class Handler(BaseHTTPRequestHandler):
                 obj = json.loads(body)
             except ValueError as e:
                 return status(400, "BadRequest", f"the object provided is unrecognized: {e}")
+            normalize(resource, obj)
             meta = obj.setdefault("metadata", {})
             if not meta.get("name") and meta.get("generateName"):
                 meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
@@ -1111,6 +1122,7 @@ class Handler(BaseHTTPRequestHandler):
                 obj = json.loads(body)
             except ValueError as e:
                 return status(400, "BadRequest", f"the object provided is unrecognized: {e}")
+            normalize(resource, obj)
             cur = st.get(group, resource, ns, name)
             if cur is None:
                 return not_found(group, resource, name)
@@ -1313,6 +1325,7 @@ class Handler(BaseHTTPRequestHandler):
             return status(400, "BadRequest", f"the API version in the data ({applied.get('apiVersion')}) does not match the expected API version ({gv})")
         if not applied.get("kind"):
             return status(400, "BadRequest", "Object 'Kind' is missing")
+        normalize(resource, applied)
         am = applied.setdefault("metadata", {})
         if am.get("name") and am["name"] != name:
             return status(400, "BadRequest", "the name of the object (%s) does not match the name on the URL (%s)" % (am["name"], name))
