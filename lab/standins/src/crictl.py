@@ -135,7 +135,7 @@ def main(argv):
         v, _, pos = parse_flags(rest, spec, interspersed=False)
         connect(ep)
         if not pos:
-            sys.stderr.write(f'level=fatal msg="ID cannot be empty"\n')
+            sys.stderr.write('level=fatal msg="ID cannot be empty"\n')
             return 1
         by_id = {hashlib.sha256(n.encode()).hexdigest(): (n, a) for n, a, _ in units()}
 
@@ -148,7 +148,7 @@ def main(argv):
         if sub == "exec":
             name, active = find(pos[0])
             if active != "active":
-                sys.stderr.write(f'level=fatal msg="execing command in container: rpc error: code = Unknown desc = container is in CONTAINER_EXITED state"\n')
+                sys.stderr.write('level=fatal msg="execing command in container: rpc error: code = Unknown desc = container is in CONTAINER_EXITED state"\n')
                 return 1
             # static pods of the kubelet stand-in run on the host, so the command runs here
             try:

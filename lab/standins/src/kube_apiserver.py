@@ -5,14 +5,12 @@ bootstrap-token authentication, a small RBAC, objects stored in the real etcd.
 Run by the kubelet stand-in from /etc/kubernetes/manifests/kube-apiserver.yaml."""
 
 import copy
-import datetime
 import hashlib
 import hmac
 import json
 import os
 import re
 import secrets
-import socket
 import ssl
 import sys
 import threading
@@ -443,8 +441,7 @@ class APIServer:
         if args.get("audit-log-path") and args["audit-log-path"] != "-":
             d = os.path.dirname(args["audit-log-path"])
             if not os.path.isdir(d) or not visible(d):
-                die(f"ensureLogFile: mkdir {d}: read-only file system" if False else
-                    f"failed to open log file: open {args['audit-log-path']}: no such file or directory")
+                die(f"failed to open log file: open {args['audit-log-path']}: no such file or directory")
             self.audit = open(args["audit-log-path"], "a", buffering=1)
             self.audit_lock = threading.Lock()
         ac = None

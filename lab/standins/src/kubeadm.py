@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import kubeadm_config as kc
@@ -1422,15 +1421,13 @@ JOIN_FLAGS = GLOBAL_FLAGS + [
 def load_join_config(vals, changed, pos):
     check_mixed(changed)
     if vals["config"]:
-        if pos:
-            raise StandinError(f"can not mix '--config' with arguments [{' '.join(pos)}]") if False else None
         docs = kc.load_documents(vals["config"])
         for k in docs:
             if k not in ("JoinConfiguration", "KubeletConfiguration", "KubeProxyConfiguration"):
                 warn(f"[config] WARNING: Ignored configuration document with GroupVersionKind kubeadm.k8s.io/v1beta4, Kind={k}",
                      "joinconfiguration.go", 100)
         if "JoinConfiguration" not in docs:
-            raise StandinError(f"no JoinConfiguration kind was found in the YAML file")
+            raise StandinError("no JoinConfiguration kind was found in the YAML file")
         j = copy.deepcopy(docs["JoinConfiguration"])
     else:
         if len(pos) > 1:
@@ -1550,7 +1547,6 @@ def cmd_join(argv):
     nr = j["nodeRegistration"]
     node = nr["name"]
     is_cp = j.get("controlPlane") is not None
-    skip = list(vals["skip-phases"]) or list(j.get("skipPhases") or [])
     ignore = list(nr.get("ignorePreflightErrors") or [])
     t = j["timeouts"]
 
@@ -1736,7 +1732,7 @@ def join_etcd(cluster, node, adv, timeout_s):
                 initial.append(f"{name}={u}")
     if f"{node}={peer}" not in initial:
         initial.append(f"{node}={peer}")
-    out(f'[etcd] Creating static Pod manifest for "etcd"')
+    out('[etcd] Creating static Pod manifest for "etcd"')
     etcd_manifest(cluster, node, adv, ",".join(initial), "existing")
     out(f"[etcd] Waiting for the new etcd member to join the cluster. This can take up to {format_go_duration(max(40, timeout_s))}")
     deadline = time.time() + max(40, timeout_s)
@@ -1868,7 +1864,7 @@ def cmd_token(argv):
         for t in pos:
             m = re.match(r"^([a-z0-9]{6})(\.[a-z0-9]{16})?$", t)
             if not m:
-                raise StandinError(f'given token didn\'t match pattern "\\A([a-z0-9]{{6}})\\z" or "\\A([a-z0-9]{{6}})\\.([a-z0-9]{{16}})\\z"')
+                raise StandinError('given token didn\'t match pattern "\\A([a-z0-9]{6})\\z" or "\\A([a-z0-9]{6})\\.([a-z0-9]{16})\\z"')
             tid = m.group(1)
             try:
                 c.delete(f"/api/v1/namespaces/kube-system/secrets/bootstrap-token-{tid}")
@@ -1898,12 +1894,11 @@ def cmd_reset(argv):
     cert_dir = rcfg.get("certificatesDir") or vals["cert-dir"]
     skip = vals["skip-phases"] or rcfg.get("skipPhases") or []
     cleanup_tmp = vals["cleanup-tmp-dir"] or rcfg.get("cleanupTmpDir")
-    cluster = None
     if os.path.exists(vals["kubeconfig"]):
         out("[reset] Reading configuration from the \"kubeadm-config\" ConfigMap in namespace \"kube-system\"...")
         out("[reset] Use 'kubeadm init phase upload-config kubeadm --config your-config-file' to re-upload it.")
         try:
-            cluster = fetch_cluster_config(admin_client(vals["kubeconfig"], timeout=5))
+            fetch_cluster_config(admin_client(vals["kubeconfig"], timeout=5))
         except Exception as e:  # noqa: BLE001
             warn(f"[reset] Unable to fetch the kubeadm-config ConfigMap from cluster: failed to get config map: {e}",
                  "reset.go", 124)
@@ -2034,8 +2029,6 @@ def main(argv):
         fn = COMMANDS.get(sub)
         if fn is None:
             raise UsageError(f'unknown command "{sub}" for "kubeadm"')
-        if sub in ("init", "join", "reset") and not (rest and rest[0] == "phase" and False):
-            pass
         fn(rest)
         return 0
     except UsageError as e:

@@ -158,8 +158,6 @@ def jp_eval(expr, data):
     if expr.startswith("$"):
         expr = expr[1:]
     cur = [data]
-    i = 0
-    toks = re.findall(r"\.\.|\.[^.\[]+|\[[^\]]*\]\)?\]?|\[\?\(.*?\)\]", expr)
     toks = []
     pos = 0
     while pos < len(expr):
@@ -581,7 +579,7 @@ def cmd_apply(ctx, argv):
         if not name:
             raise KubectlError(f'error: error when retrieving current configuration of:\nResource: "{d["kind"]}", Name: "", '
                                f'Namespace: "{ctx.namespace}"\nfrom server for: "{src}": resource name may not be empty')
-        g, ver, r, k, nsd = mapper.by_kind(d["apiVersion"], d["kind"], (name, md.get("namespace", "") if nsd_guess(d) else "", src))
+        g, ver, r, k, nsd = mapper.by_kind(d["apiVersion"], d["kind"], (name, md.get("namespace", ""), src))
         if d["kind"] == "CustomResourceDefinition":
             mapper._crds = None
         ns = (md.get("namespace") or ctx.namespace) if nsd else None
@@ -639,10 +637,6 @@ def cmd_apply(ctx, argv):
     if v["prune"] and rc == 0 and v["dry-run"] == "none":
         prune(ctx, mapper, v, applied)
     return rc
-
-
-def nsd_guess(d):
-    return True
 
 
 # kubectl's default prune allowlist (used when --prune-allowlist is not given)
@@ -848,7 +842,6 @@ def blocked_by_pdb(ctx, pod):
         pdbs = ctx.call("GET", f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets").get("items") or []
     except APIError:
         return False
-    from kube_apiserver import match_selector
     labels = pod["metadata"].get("labels") or {}
     for pdb in pdbs:
         sel = ((pdb.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
@@ -929,7 +922,7 @@ def cmd_label(ctx, argv, field="labels"):
                                               Flag("selector", "str", "", "l")])
     merge_globals(ctx, v, ch)
     if len(pos) < 2:
-        raise KubectlError(f"error: one or more resources must be specified as <resource> <name> or <resource>/<name>")
+        raise KubectlError("error: one or more resources must be specified as <resource> <name> or <resource>/<name>")
     if "/" in pos[0]:
         t, n = pos[0].split("/", 1)
         kvs = pos[1:]
