@@ -45,7 +45,29 @@ strict-transport-security-directives cors-allowed-origins goaway-chance enable-a
 endpoint-reconciler-type apiserver-count storage-backend storage-media-type watch-cache
 service-account-extend-token-expiration service-account-max-token-expiration api-audiences
 kubelet-timeout shutdown-delay-duration shutdown-send-retry-after livez-grace-period
+audit-log-batch-buffer-size audit-log-batch-max-wait audit-log-batch-throttle-burst audit-log-batch-throttle-enable
+audit-log-batch-throttle-qps audit-log-truncate-enabled audit-log-truncate-max-batch-size audit-log-truncate-max-event-size
+audit-log-version audit-policy-file audit-webhook-batch-max-size audit-webhook-mode audit-webhook-version
+audit-webhook-initial-backoff permit-port-sharing permit-address-sharing min-request-timeout etcd-compaction-interval
+etcd-count-metric-poll-period default-watch-cache-size watch-cache-sizes egress-selector-config-file
+tracing-config-file service-account-jwks-uri external-hostname log-flush-frequency contention-profiling
+debug-socket-path enable-priority-and-fairness cloud-provider-gce-lb-src-cidrs allow-metric-labels
+disabled-metrics show-hidden-metrics-for-version http2-max-streams-per-connection etcd-healthcheck-timeout
+etcd-readycheck-timeout lease-reuse-duration-seconds storage-initialization-timeout
 """.split())
+
+ADMISSION_PLUGINS = set("""AlwaysAdmit AlwaysDeny AlwaysPullImages CertificateApproval CertificateSigning
+CertificateSubjectRestriction ClusterTrustBundleAttest DefaultIngressClass DefaultStorageClass DefaultTolerationSeconds
+DenyServiceExternalIPs EventRateLimit ExtendedResourceToleration ImagePolicyWebhook LimitPodHardAntiAffinityTopology
+LimitRanger MutatingAdmissionPolicy MutatingAdmissionWebhook NamespaceAutoProvision NamespaceExists NamespaceLifecycle
+NodeRestriction OwnerReferencesPermissionEnforcement PersistentVolumeClaimResize PersistentVolumeLabel PodNodeSelector
+PodSecurity PodTolerationRestriction Priority ResourceQuota RuntimeClass ServiceAccount StorageObjectInUseProtection
+TaintNodesByCondition ValidatingAdmissionPolicy ValidatingAdmissionWebhook""".split())
+INT_FLAGS = {"audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize", "secure-port", "max-requests-inflight",
+             "max-mutating-requests-inflight", "apiserver-count", "audit-log-batch-max-size"}
+BOOL_FLAGS = {"allow-privileged", "enable-bootstrap-token-auth", "profiling", "anonymous-auth", "audit-log-compress",
+              "service-account-lookup", "service-account-extend-token-expiration", "enable-aggregator-routing",
+              "encryption-provider-config-automatic-reload", "contention-profiling"}
 
 
 def die(msg):
@@ -63,6 +85,18 @@ def parse_args(argv):
             sys.stderr.write(f"Error: unknown flag: --{k}\n")
             sys.exit(1)
         a[k] = v if eq else "true"
+        if k in INT_FLAGS and not re.match(r"^-?\d+$", a[k]):
+            sys.stderr.write(f'Error: invalid argument "{a[k]}" for "--{k}" flag: strconv.ParseInt: parsing "{a[k]}": invalid syntax\n')
+            sys.exit(1)
+        if k in BOOL_FLAGS and a[k].lower() not in ("true", "false", "1", "0", "t", "f"):
+            sys.stderr.write(f'Error: invalid argument "{a[k]}" for "--{k}" flag: strconv.ParseBool: parsing "{a[k]}": invalid syntax\n')
+            sys.exit(1)
+    for k in ("enable-admission-plugins", "disable-admission-plugins"):
+        for plug in [x for x in a.get(k, "").split(",") if x]:
+            if plug not in ADMISSION_PLUGINS:
+                die(f"{k} plugin \"{plug}\" is unknown")
+    if "EventRateLimit" in a.get("enable-admission-plugins", "").split(",") and not a.get("admission-control-config-file"):
+        die("couldn't init admission plugin \"EventRateLimit\": limits: Invalid value: \"null\": must not be empty")
     return a
 
 
@@ -457,6 +491,22 @@ class APIServer:
                 die(f"failed to load authentication-config file \"{p}\": no kind \"{(ac or {}).get('kind')}\" is registered")
             if ac.get("anonymous") and "anonymous-auth" in args:
                 die("--anonymous-auth flag cannot be set when anonymous field is configured in authentication configuration file")
+        if args.get("admission-control-config-file"):
+            p = args["admission-control-config-file"]
+            try:
+                adm = yaml_load(read_visible(p))
+            except FileNotFoundError:
+                die(f"failed to read plugin config: open {p}: no such file or directory")
+            except StandinError as e:
+                die(f"failed to read plugin config: {e}")
+            if not isinstance(adm, dict) or adm.get("kind") != "AdmissionConfiguration" or \
+                    adm.get("apiVersion") not in ("apiserver.config.k8s.io/v1", "apiserver.config.k8s.io/v1alpha1", "apiserver.k8s.io/v1alpha1"):
+                die(f'failed to read plugin config: no kind "{(adm or {}).get("kind")}" is registered for version "{(adm or {}).get("apiVersion")}"')
+            for pl in adm.get("plugins") or []:
+                if pl.get("name") not in ADMISSION_PLUGINS:
+                    die(f'admission plugin "{pl.get("name")}" in the admission configuration is unknown')
+                if pl.get("path") and not visible(pl["path"]):
+                    die(f"couldn't open admission plugin configuration {pl['path']}: open {pl['path']}: no such file or directory")
         self.anonymous = args.get("anonymous-auth", "true") != "false"
         self.anonymous_paths = None  # None: any path (subject to authorization)
         if args.get("authentication-config"):

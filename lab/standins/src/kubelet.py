@@ -87,6 +87,20 @@ class Kubelet:
         swaps = open("/proc/swaps").read().strip().splitlines()[1:] if os.path.exists("/proc/swaps") else []
         if swaps and doc.get("failSwapOn", True) and flags.get("fail-swap-on", "true") != "false":
             die('failed to run Kubelet: running with swap on is not supported, please disable swap or set --fail-swap-on flag to false')
+        if doc.get("protectKernelDefaults") or flags.get("protect-kernel-defaults") == "true":
+            errs = []
+            for key, want in (("vm/overcommit_memory", 1), ("vm/panic_on_oom", 0), ("kernel/panic", 10),
+                              ("kernel/panic_on_oops", 1), ("kernel/keys/root_maxkeys", 1000000),
+                              ("kernel/keys/root_maxbytes", 25000000)):
+                try:
+                    got = int(open(f"/proc/sys/{key}").read().strip())
+                except (OSError, ValueError):
+                    continue
+                if got != want:
+                    errs.append(f"invalid kernel flag: {key}, expected value: {want}, actual value: {got}")
+            if errs:
+                klog("E", '"Failed to start ContainerManager" err="[%s]"', ", ".join(errs), file="kubelet.go", line=1712)
+                sys.exit(1)
         self.node = (flags.get("hostname-override") or hostname()).lower()
         self.node_ip = flags.get("node-ip") or primary_ip()
         self.manifests = doc.get("staticPodPath") or "/etc/kubernetes/manifests"
