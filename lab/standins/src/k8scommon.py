@@ -397,7 +397,7 @@ class Client:
 def url_error_text(e, server):
     """Render a connection failure like client-go does."""
     reason = getattr(e, "reason", e)
-    host = server.split("://", 1)[-1]
+    host = server.split("://", 1)[-1].split("/", 1)[0]
     if isinstance(reason, ConnectionRefusedError):
         return f'Get "{server}": dial tcp {host}: connect: connection refused'
     if isinstance(reason, (socket.timeout, TimeoutError)):

@@ -1535,7 +1535,6 @@ def discover(j):
             raise PhaseError("preflight", "couldn't validate the identity of the API Server: the second kubeconfig from "
                              "the cluster-info ConfigMap (using validated TLS) was different from the first")
     cluster_server = clusters[0]["cluster"]["server"]
-    # kubeadm uses the endpoint it was given, not the one stored in cluster-info, for the TLS bootstrap
     return ca, server, cluster_server
 
 
@@ -1555,7 +1554,8 @@ def cmd_join(argv):
     common_checks(pf, nr["criSocket"], True)
     node_checks(pf, j["caCertPath"])
     pf.finish()
-    ca, server, _ = discover(j)
+    # like kubeadm: discovery talks to the given endpoint, everything after it to the server named in cluster-info
+    ca, _, server = discover(j)
     tls_token = j["discovery"].get("tlsBootstrapToken") or j["discovery"]["bootstrapToken"]["token"]
     bc = Client(server, ca=ca, token=tls_token, timeout=10)
     out('[preflight] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...')
@@ -1565,6 +1565,9 @@ def cmd_join(argv):
         kcm = bc.get("/api/v1/namespaces/kube-system/configmaps/kubelet-config")
     except APIError as e:
         raise PhaseError("preflight", f'unable to fetch the kubeadm-config ConfigMap: {api_err_text(e)}')
+    except OSError as e:
+        raise PhaseError("preflight", "unable to fetch the kubeadm-config ConfigMap: failed to get config map: " +
+                         url_error_text(e, f"{server}/api/v1/namespaces/kube-system/configmaps/kubeadm-config?timeout=10s"))
     cluster = yaml_load(cm["data"]["ClusterConfiguration"])
     default_cluster(cluster)
     kcfg = yaml_load(kcm["data"]["kubelet"])
@@ -1623,7 +1626,7 @@ def cmd_join(argv):
         os.makedirs(d, exist_ok=True)
     # kubelet-start: bootstrap kubeconfig + ca
     write_file(j["caCertPath"], ca, 0o644)
-    bk = kubeconfig(server, cluster["clusterName"], "tls-bootstrap-token-user", ca, token=tls_token)
+    bk = kubeconfig(server, "kubernetes", "tls-bootstrap-token-user", ca, token=tls_token)
     write_file(f"{KDIR}/bootstrap-kubelet.conf", yaml_dump(bk), 0o600)
     kcfg = kubelet_config(dict(kcfg or {}, **(docs.get("KubeletConfiguration") or {})), cluster)
     write_kubelet_files(kcfg, nr, node)
