@@ -239,6 +239,8 @@ expect_fail cp1 "apply of a kind without its CRD" 'no matches for kind "Widget" 
 expect_ok cp1 "all nodes Ready once the CNI DaemonSet exists" "^3$" \
   "for i in \$(seq 1 40); do n=\$($K get nodes --no-headers | grep -c ' Ready '); [ \$n -eq 3 ] && break; sleep 2; done; echo \$n"
 expect_ok cp1 "kubectl wait for node Ready" "node/w1 condition met" "$K wait --for=condition=Ready node/w1 --timeout=60s"
+expect_ok cp1 "rollout status of the CNI DaemonSet" 'daemon set "lab-cni" successfully rolled out' "$K -n lab-cni rollout status ds/lab-cni --timeout=60s"
+expect_ok cp1 "rollout status of CoreDNS" 'deployment "coredns" successfully rolled out' "$K -n kube-system rollout status deployment/coredns --timeout=60s"
 expect_ok cp1 "drain a worker" "node/w1 drained" "$K drain w1 --ignore-daemonsets --delete-emptydir-data --timeout=60s"
 expect_ok cp1 "drained node is unschedulable" "SchedulingDisabled" "$K get node w1 --no-headers"
 expect_ok cp1 "uncordon" "node/w1 uncordoned" "$K uncordon w1"

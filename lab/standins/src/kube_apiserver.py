@@ -694,6 +694,11 @@ class APIServer:
             self.audit.write(json.dumps(ev) + "\n")
 
 
+def group_of(obj):
+    api = obj.get("apiVersion") or ""
+    return api.split("/")[0] if "/" in api else ""
+
+
 def normalize(resource, obj):
     """Secret stringData is write-only: merged into data (base64) like the real API server does."""
     if resource == "secrets" and isinstance(obj, dict) and obj.get("stringData"):
@@ -1076,6 +1081,72 @@ class Handler(BaseHTTPRequestHandler):
                 return None
         return obj
 
+    def schedulable_nodes(self, podspec, daemonset):
+        """Nodes a Pod with this spec could run on (nodeSelector, taints vs tolerations); DaemonSet
+        Pods tolerate the node.kubernetes.io/* condition taints like the DaemonSet controller adds."""
+        nodes, _ = self.api.store.list("", "nodes", None)
+        tols = podspec.get("tolerations") or []
+
+        def tolerated(t):
+            for tol in tols:
+                if tol.get("effect") and tol["effect"] != t.get("effect"):
+                    continue
+                if tol.get("operator") == "Exists" and (not tol.get("key") or tol["key"] == t.get("key")):
+                    return True
+                if tol.get("key") == t.get("key") and (tol.get("value") or "") == (t.get("value") or ""):
+                    return True
+            return daemonset and t.get("key", "").startswith("node.kubernetes.io/")
+        res = []
+        for n in nodes:
+            n = self.decorate("nodes", n)
+            labels = n["metadata"].get("labels") or {}
+            if any(labels.get(k) != v for k, v in (podspec.get("nodeSelector") or {}).items()):
+                continue
+            taints = [t for t in (n.get("spec") or {}).get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")]
+            if not all(tolerated(t) for t in taints):
+                continue
+            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in (n.get("status") or {}).get("conditions") or [])
+            res.append((n, ready))
+        return res
+
+    def workload_status(self, resource, obj):
+        """What the workload controllers and kubelets would report if the images could run: Pods
+        are Ready on Ready nodes they can be scheduled on (no Pods are created)."""
+        spec = obj.get("spec") or {}
+        podspec = ((spec.get("template") or {}).get("spec")) or {}
+        gen = obj["metadata"].get("generation", 1)
+        nodes = self.schedulable_nodes(podspec, resource == "daemonsets")
+        ready_nodes = [n for n, r in nodes if r]
+        if resource == "daemonsets":
+            d, r = len(nodes), len(ready_nodes)
+            st = {"currentNumberScheduled": d, "desiredNumberScheduled": d, "numberMisscheduled": 0, "numberReady": r,
+                  "observedGeneration": gen, "updatedNumberScheduled": d, "numberAvailable": r}
+            if d - r:
+                st["numberUnavailable"] = d - r
+        else:
+            want = spec.get("replicas", 1)
+            r = want if ready_nodes else 0
+            st = {"observedGeneration": gen, "replicas": want, "updatedReplicas": want}
+            if r:
+                st.update(readyReplicas=r, availableReplicas=r)
+            if want - r:
+                st["unavailableReplicas"] = want - r
+            if resource == "deployments":
+                now = rfc3339(now_utc())
+                st["conditions"] = [
+                    {"type": "Available", "status": "True" if r == want else "False",
+                     "reason": "MinimumReplicasAvailable" if r == want else "MinimumReplicasUnavailable",
+                     "message": "Deployment has minimum availability." if r == want else "Deployment does not have minimum availability.",
+                     "lastUpdateTime": now, "lastTransitionTime": now},
+                    {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                     "message": f'ReplicaSet "{obj["metadata"]["name"]}-standin" has successfully progressed.',
+                     "lastUpdateTime": now, "lastTransitionTime": now}]
+            if resource == "statefulsets":
+                rev = f'{obj["metadata"]["name"]}-{gen}'
+                st.update(currentReplicas=want, currentRevision=rev, updateRevision=rev)
+        obj["status"] = st
+
     def owner_gone(self, obj):
         refs = obj["metadata"].get("ownerReferences") or []
         if not refs:
@@ -1292,12 +1363,13 @@ class Handler(BaseHTTPRequestHandler):
                     cur[o["metadata"]["name"]] = o
                 for n, o in cur.items():
                     rv = int(o["metadata"]["resourceVersion"])
+                    digest = hashlib.sha256(json.dumps(o.get("status"), sort_keys=True).encode()).hexdigest() + str(rv)
                     if n not in seen:
                         if not first or rv > since:
                             emit("ADDED", o)
-                    elif seen[n] != rv:
+                    elif seen[n] != digest:
                         emit("MODIFIED", o)
-                    seen[n] = rv
+                    seen[n] = digest
                 if first and q.get("sendInitialEvents") == "true":
                     _, rev = st.list(group, resource, ns)
                     emit("BOOKMARK", {"kind": self.kind_for(resource), "apiVersion": f"{group}/{version}" if group else version,

@@ -1286,7 +1286,13 @@ def apply_addons(c, cluster, docs, skip):
              "metadata": {"name": "coredns", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
              "spec": {"replicas": 2, "selector": {"matchLabels": {"k8s-app": "kube-dns"}},
                       "template": {"metadata": {"labels": {"k8s-app": "kube-dns"}},
-                                   "spec": {"containers": [{"name": "coredns", "image": f"{repo}:{dns.get('imageTag') or COREDNS_TAG}"}]}}}}),
+                                   "spec": {"containers": [{"name": "coredns", "image": f"{repo}:{dns.get('imageTag') or COREDNS_TAG}",
+                                                            "args": ["-conf", "/etc/coredns/Corefile"]}],
+                                            "nodeSelector": {"kubernetes.io/os": "linux"},
+                                            "priorityClassName": "system-cluster-critical",
+                                            "serviceAccountName": "coredns",
+                                            "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"},
+                                                            {"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}]}}}}),
             ("/api/v1/namespaces/kube-system/services", {"apiVersion": "v1", "kind": "Service",
              "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
              "spec": {"clusterIP": str(net.network_address + 10), "selector": {"k8s-app": "kube-dns"},
@@ -1310,7 +1316,11 @@ def apply_addons(c, cluster, docs, skip):
              "spec": {"selector": {"matchLabels": {"k8s-app": "kube-proxy"}},
                       "template": {"metadata": {"labels": {"k8s-app": "kube-proxy"}},
                                    "spec": {"hostNetwork": True, "containers": [{"name": "kube-proxy",
-                                            "image": image(cluster, "kube-proxy")}]}}}}),
+                                            "image": image(cluster, "kube-proxy")}],
+                                            "nodeSelector": {"kubernetes.io/os": "linux"},
+                                            "priorityClassName": "system-node-critical",
+                                            "serviceAccountName": "kube-proxy",
+                                            "tolerations": [{"operator": "Exists"}]}}}}),
         ]
         for p, o in objs:
             create_or_update(c, p, o)

@@ -980,6 +980,79 @@ def cmd_certificate(ctx, argv):
     return rc
 
 
+def rollout_state(r, o):
+    """(done, message) as kubectl's rollout status viewers report them."""
+    name = o["metadata"]["name"]
+    st = o.get("status") or {}
+    spec = o.get("spec") or {}
+    gen, obs = o["metadata"].get("generation", 0), st.get("observedGeneration", 0)
+    if r == "deployments":
+        if gen > obs:
+            return False, "Waiting for deployment spec update to be observed..."
+        want, upd, avail = spec.get("replicas", 1), st.get("updatedReplicas", 0), st.get("availableReplicas", 0)
+        if upd < want:
+            return False, f'Waiting for deployment "{name}" rollout to finish: {upd} out of {want} new replicas have been updated...'
+        if st.get("replicas", 0) > upd:
+            return False, f'Waiting for deployment "{name}" rollout to finish: {st["replicas"] - upd} old replicas are pending termination...'
+        if avail < upd:
+            return False, f'Waiting for deployment "{name}" rollout to finish: {avail} of {upd} updated replicas are available...'
+        return True, f'deployment "{name}" successfully rolled out'
+    if r == "daemonsets":
+        if gen > obs:
+            return False, "Waiting for daemon set spec update to be observed..."
+        d, upd, avail = st.get("desiredNumberScheduled", 0), st.get("updatedNumberScheduled", 0), st.get("numberAvailable", 0)
+        if upd < d:
+            return False, f'Waiting for daemon set "{name}" rollout to finish: {upd} out of {d} new pods have been updated...'
+        if avail < d:
+            return False, f'Waiting for daemon set "{name}" rollout to finish: {avail} of {d} updated pods are available...'
+        return True, f'daemon set "{name}" successfully rolled out'
+    if r == "statefulsets":
+        if gen > obs:
+            return False, "Waiting for statefulset spec update to be observed..."
+        want, ready = spec.get("replicas", 1), st.get("readyReplicas", 0)
+        if ready < want:
+            return False, f"Waiting for {want - ready} pods to be ready..."
+        return True, f"statefulset rolling update complete {want} pods at revision {st.get('updateRevision', '')}..."
+    raise KubectlError(f'error: no status viewer has been implemented for {r}')
+
+
+def cmd_rollout(ctx, argv):
+    if not argv or argv[0] != "status":
+        raise KubectlError(f'error: unknown command "{argv[0] if argv else ""}" for "kubectl rollout"' if argv and argv[0] not in
+                           ("history", "pause", "restart", "resume", "undo") else
+                           f"error: kubectl rollout {argv[0] if argv else ''} is not supported by the lab stand-in")
+    v, ch, pos = parse_flags(argv[1:], GLOBAL + [Flag("timeout", "str", "0s"), Flag("watch", "bool", True, "w"),
+                                                 Flag("revision", "int", 0), Flag("selector", "str", "", "l"),
+                                                 Flag("filename", "strarr", [], "f")])
+    merge_globals(ctx, v, ch)
+    targets = split_targets(pos)
+    if not targets or not targets[0][1]:
+        raise KubectlError("error: required resource not specified")
+    timeout = parse_go_duration(v["timeout"]) if v["timeout"] not in ("0", "0s", "") else 10 ** 9
+    mapper = Mapper(ctx)
+    for t, names in targets:
+        g, ver, r, k, nsd = mapper.by_name(t)
+        for n in names:
+            path = f"{base_path(g, ver, r, ctx.namespace if nsd else None, nsd)}/{n}"
+            deadline = time.time() + timeout
+            last = None
+            while True:
+                try:
+                    o = ctx.call("GET", path)
+                except APIError as e:
+                    raise KubectlError(api_error(e))
+                done, msg = rollout_state(r, o)
+                if msg != last:
+                    print(msg)
+                    last = msg
+                if done or not v["watch"]:
+                    break
+                if time.time() > deadline:
+                    raise KubectlError("error: timed out waiting for the condition")
+                time.sleep(1)
+    return 0
+
+
 def cmd_version(ctx, argv):
     v, ch, pos = parse_flags(argv, GLOBAL + [Flag("client", "bool", False), Flag("output", "str", "", "o")])
     merge_globals(ctx, v, ch)
@@ -1024,7 +1097,7 @@ def cmd_cluster_info(ctx, argv):
 COMMANDS = {"get": cmd_get, "apply": cmd_apply, "create": cmd_create, "delete": cmd_delete, "drain": cmd_drain,
             "cordon": lambda c, a: cmd_cordon(c, a, True), "uncordon": lambda c, a: cmd_cordon(c, a, False),
             "wait": cmd_wait, "label": cmd_label, "annotate": lambda c, a: cmd_label(c, a, "annotations"),
-            "version": cmd_version, "certificate": cmd_certificate, "cluster-info": cmd_cluster_info}
+            "version": cmd_version, "certificate": cmd_certificate, "rollout": cmd_rollout, "cluster-info": cmd_cluster_info}
 
 
 def main(argv):
