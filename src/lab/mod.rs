@@ -964,7 +964,7 @@ mod tests {
 
     #[test]
     fn node_order() {
-        let mut v = vec![
+        let mut v = [
             ("worker", "w10"),
             ("repository", "repo"),
             ("worker", "w2"),
