@@ -228,9 +228,9 @@ pub struct UpReport {
 impl UpReport {
     fn text(&self) -> String {
         let mut s = format!(
-            "lab {}: {} nodes up in {:.0} s (image {}, network {}, VIP {}, repository {})\n",
+            "lab {}: {} nodes and the repository up in {:.0} s (image {}, network {}, VIP {}, repository {})\n",
             self.name,
-            self.nodes.len(),
+            self.nodes.iter().filter(|n| n.role != "repository").count(),
             self.seconds,
             self.image,
             self.subnet,
@@ -414,6 +414,41 @@ fn systemd_run_flags() -> Vec<String> {
     f
 }
 
+/// Host-wide kernel limits a lab of `nodes` systemd containers needs; returns (sysctl, minimum).
+/// Every node's systemd, journald, logind and dbus hold inotify instances and watches, and the
+/// containers share the host's per-user counts (no user namespace), so Debian's default of 128
+/// instances stops a lab of about 20 nodes: systemd then fails with "Failed to create inotify
+/// object: Too many open files" and the container exits with 255.
+pub fn host_limits(nodes: usize) -> [(&'static str, u64); 2] {
+    let n = nodes as u64;
+    [
+        ("fs/inotify/max_user_instances", 1024 + 32 * n),
+        ("fs/inotify/max_user_watches", 524_288.max(8192 * n)),
+    ]
+}
+
+fn raise_host_limits(nodes: usize) -> Result<(), LabError> {
+    for (key, min) in host_limits(nodes) {
+        let path = Path::new("/proc/sys").join(key);
+        let current: u64 = std::fs::read_to_string(&path)
+            .map_err(|e| io_err(&path, e))?
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        if current < min {
+            std::fs::write(&path, min.to_string()).map_err(|e| LabError::Step {
+                step: format!("raising {} from {current} to {min}", key.replace('/', ".")),
+                detail: format!("{e} (run as root, or set it with sysctl first)"),
+            })?;
+            eprintln!(
+                "lab: raised {} from {current} to {min} for {nodes} nodes",
+                key.replace('/', ".")
+            );
+        }
+    }
+    Ok(())
+}
+
 fn labels(lab: &str) -> Vec<String> {
     vec![
         format!("--label={LABEL}=1"),
@@ -541,6 +576,7 @@ pub fn up(opts: &LabOpts, p: &UpParams) -> Result<UpReport, LabError> {
 
     start_repo(opts, &layout, &image, &debian, &kube_root)?;
 
+    raise_host_limits(layout.nodes.len())?;
     let flags = systemd_run_flags();
     let threads = 8;
     first_error(parallel(&layout.nodes, threads, |n| {
@@ -710,6 +746,35 @@ fn wait_node(
         match docker("waiting for sshd", &["exec", &c, "sh", "-c", probe]) {
             Ok(k) if k.contains("ssh-ed25519") => break k,
             Ok(_) | Err(_) if Instant::now() < deadline => {
+                // A container whose init died never gets better: say why now, not at the timeout.
+                let running = docker(
+                    "inspecting the container",
+                    &[
+                        "inspect",
+                        "-f",
+                        "{{.State.Running}} {{.State.ExitCode}}",
+                        &c,
+                    ],
+                )?;
+                if !running.starts_with("true") {
+                    let logs = std::process::Command::new("docker")
+                        .args(["logs", "--tail", "20", &c])
+                        .output()
+                        .map(|o| {
+                            let mut t = String::from_utf8_lossy(&o.stdout).into_owned();
+                            t.push_str(&String::from_utf8_lossy(&o.stderr));
+                            t
+                        })
+                        .unwrap_or_default();
+                    return Err(node_err(
+                        "booting",
+                        format!(
+                            "container {c} exited (code {}) before sshd started:\n{}",
+                            running.split_whitespace().nth(1).unwrap_or("?"),
+                            logs.trim()
+                        ),
+                    ));
+                }
                 std::thread::sleep(Duration::from_secs(1))
             }
             Ok(k) => {
