@@ -509,6 +509,34 @@ fn ensure_ssh_key(state: &Path, lab: &str) -> Result<String, LabError> {
     std::fs::read_to_string(&public).map_err(|e| io_err(&public, e))
 }
 
+/// `1.33.4` -> `v1.33`, the pkgs.k8s.io path component.
+fn minor_of(version: &str) -> Result<String, LabError> {
+    let parts: Vec<&str> = version.trim_start_matches('v').split('.').collect();
+    match parts[..] {
+        [a, b, c]
+            if [a, b, c]
+                .iter()
+                .all(|x| !x.is_empty() && x.bytes().all(|d| d.is_ascii_digit())) =>
+        {
+            Ok(format!("v{a}.{b}"))
+        }
+        _ => Err(LabError::Invalid(format!(
+            "--kubernetes-version {version}: expected MAJOR.MINOR.PATCH like 1.33.4"
+        ))),
+    }
+}
+
+fn lock_file(path: &Path) -> Result<std::fs::File, LabError> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| io_err(path, e))?;
+    f.lock().map_err(|e| io_err(path, e))?;
+    Ok(f)
+}
+
 pub fn up(opts: &LabOpts, p: &UpParams) -> Result<UpReport, LabError> {
     let started = Instant::now();
     validate_name(&opts.name)?;
@@ -519,6 +547,7 @@ pub fn up(opts: &LabOpts, p: &UpParams) -> Result<UpReport, LabError> {
             opts.name, opts.name
         )));
     }
+    let minor = minor_of(&p.kubernetes_version)?;
     let dir = absolute(&opts.dir)?;
     let cache = absolute(&opts.cache)?;
     let state = dir.join("state");
@@ -526,22 +555,12 @@ pub fn up(opts: &LabOpts, p: &UpParams) -> Result<UpReport, LabError> {
         std::fs::create_dir_all(d).map_err(|e| io_err(d, e))?;
     }
 
+    // Labs started at once (parallel tests) share the cache: one builds, the others wait.
+    let cache_lock = lock_file(&cache.join(".lock"))?;
     let image = image::ensure_image(&cache)?;
     let packages = repo::wanted_packages(&opts.standins)?;
     let debian = repo::ensure_debian_archive(&cache, &packages)?;
     let kube_root = state.join("repo-kubernetes");
-    let minor = {
-        let mut parts = p.kubernetes_version.trim_start_matches('v').split('.');
-        match (parts.next(), parts.next()) {
-            (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => format!("v{a}.{b}"),
-            _ => {
-                return Err(LabError::Invalid(format!(
-                    "--kubernetes-version {}: expected MAJOR.MINOR.PATCH",
-                    p.kubernetes_version
-                )));
-            }
-        }
-    };
     let kube = repo::build_kubernetes(
         &opts.standins,
         &kube_root,
@@ -549,8 +568,11 @@ pub fn up(opts: &LabOpts, p: &UpParams) -> Result<UpReport, LabError> {
         &p.kubernetes_version,
         &cache,
     )?;
+    drop(cache_lock);
     let authorized_key = ensure_ssh_key(&state, &opts.name)?;
 
+    // Held from choosing a free subnet until the network claiming it exists.
+    let net_lock = lock_file(&cache.join(".network.lock"))?;
     let subnet = match p.subnet {
         Some(s) => s,
         None => layout::pick_subnet(&opts.name, &taken_subnets()?).ok_or_else(|| {
@@ -574,6 +596,7 @@ pub fn up(opts: &LabOpts, p: &UpParams) -> Result<UpReport, LabError> {
         &net_args.iter().map(String::as_str).collect::<Vec<_>>(),
     )?;
 
+    drop(net_lock);
     start_repo(opts, &layout, &image, &debian, &kube_root)?;
 
     raise_host_limits(layout.nodes.len())?;
@@ -1009,6 +1032,19 @@ mod tests {
         ];
         for (mask, want) in cases {
             assert_eq!(missing_caps(*mask), *want, "{mask:#x}");
+        }
+    }
+
+    #[test]
+    fn kubernetes_minor() {
+        for (v, want) in [
+            ("1.33.4", Some("v1.33")),
+            ("v1.34.0", Some("v1.34")),
+            ("1.33", None),
+            ("1.x.4", None),
+            ("", None),
+        ] {
+            assert_eq!(minor_of(v).ok().as_deref(), want, "{v:?}");
         }
     }
 

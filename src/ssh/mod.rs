@@ -37,9 +37,11 @@ impl Target {
     /// Targets for every host of the inventory (bastions resolved).
     pub fn for_host(inv: &Inventory, host: &crate::inventory::Host) -> Target {
         let s = &host.ssh;
-        let via = s.bastion.as_deref().and_then(|b| inv.bastion(b)).map(|b| {
-            Box::new(Target::from_settings(&b.name, &b.address, &b.ssh, None))
-        });
+        let via = s
+            .bastion
+            .as_deref()
+            .and_then(|b| inv.bastion(b))
+            .map(|b| Box::new(Target::from_settings(&b.name, &b.address, &b.ssh, None)));
         Target::from_settings(&host.name, &host.address, s, via)
     }
 
