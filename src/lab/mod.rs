@@ -406,6 +406,12 @@ fn systemd_run_flags() -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect();
+    // Like kind: nodes load kernel modules (overlay, br_netfilter) through the host's tree.
+    // Hosts with every module built in (this project's VMs) have none; modprobe then fails
+    // in the nodes exactly as on such a server, while /proc/sys/net/bridge still exists.
+    if Path::new("/lib/modules").is_dir() {
+        f.push("--volume=/lib/modules:/lib/modules:ro".into());
+    }
     f.extend(
         missing_caps(host_cap_bnd())
             .into_iter()
