@@ -154,7 +154,22 @@ pub fn run(cmd: LabCommand, json: bool) -> anyhow::Result<()> {
                     kubernetes_version,
                     subnet,
                 },
-            )?;
+            )
+            .map_err(|e| {
+                // A half-built lab stays for inspection; say how to remove it.
+                // Invalid input (including "already up") created nothing.
+                let left = !matches!(e, LabError::Invalid(_))
+                    && containers(&opts.name).is_ok_and(|c| !c.is_empty());
+                if left {
+                    anyhow::anyhow!(
+                        "{e}\n(the partly created lab is left for inspection; remove it with \
+                         `otp-provision lab down --name {}`)",
+                        opts.name
+                    )
+                } else {
+                    e.into()
+                }
+            })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
