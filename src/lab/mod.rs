@@ -569,6 +569,14 @@ pub fn up(opts: &LabOpts, p: &UpParams) -> Result<UpReport, LabError> {
         )));
     }
     let minor = minor_of(&p.kubernetes_version)?;
+    // Check the counts before minutes of image building, with a stand-in subnet.
+    layout::plan(
+        p.subnet
+            .unwrap_or(Ipv4Net::new(Ipv4Addr::new(172, 30, 0, 0), 24).expect("valid /24")),
+        p.control_planes,
+        p.workers,
+        p.load_balancers,
+    )?;
     let dir = absolute(&opts.dir)?;
     let cache = absolute(&opts.cache)?;
     let state = dir.join("state");
