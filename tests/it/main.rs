@@ -3,5 +3,6 @@
 
 mod cli;
 mod engine;
+mod lab;
 mod ssh;
 mod support;

@@ -1,0 +1,245 @@
+//! Container lab end to end: nodes come up, strict-host-key SSH works with the generated files,
+//! packages come from the lab repository only, faults work and `lab down` cleans up.
+//!
+//! Needs a Docker engine and root (debootstrap, chroot). Outside CI the test skips with a
+//! message when Docker is missing; with CI set it fails instead.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use otp_provision::lab::{self, LabOpts, UpParams};
+
+const NAME: &str = "otp-lab-it";
+
+fn docker_usable() -> Result<(), String> {
+    match Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+    {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(String::from_utf8_lossy(&o.stderr).trim().to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// None when the lab cannot run here and that is acceptable (not CI).
+fn lab_opts(dir: &Path) -> Option<LabOpts> {
+    if let Err(why) = docker_usable() {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI is set but Docker is not usable: {why}");
+        }
+        eprintln!("skipping the container lab test: Docker is not usable ({why})");
+        return None;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    Some(LabOpts {
+        name: NAME.to_string(),
+        dir: dir.to_path_buf(),
+        // Shared with `otp-provision lab up` so the image and packages are built once.
+        cache: root.join("lab/cache"),
+        standins: root.join("lab/standins"),
+    })
+}
+
+/// Removes the test lab even when an assertion fails half-way.
+struct Guard(LabOpts);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = lab::down(&self.0);
+    }
+}
+
+fn ssh(dir: &Path, address: &str, command: &str) -> Output {
+    Command::new("ssh")
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "ConnectTimeout=5",
+            "-o",
+        ])
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            dir.join("known_hosts").display()
+        ))
+        .arg("-o")
+        .arg("GlobalKnownHostsFile=/dev/null")
+        .arg("-i")
+        .arg(dir.join("state/id_ed25519"))
+        .arg(format!("otp@{address}"))
+        .arg(command)
+        .output()
+        .expect("run ssh")
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "status {}\nstdout: {}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn labelled(kind: &[&str]) -> String {
+    let mut args = kind.to_vec();
+    let filter = format!("label=otp-lab.name={NAME}");
+    args.extend(["-q", "--filter", &filter]);
+    let o = Command::new("docker").args(&args).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+#[test]
+fn lab_lifecycle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let Some(opts) = lab_opts(dir) else { return };
+    // A leftover from an interrupted run would make `up` refuse.
+    lab::down(&opts).unwrap();
+    let guard = Guard(opts.clone());
+
+    let report = lab::up(
+        &opts,
+        &UpParams {
+            control_planes: 1,
+            workers: 1,
+            load_balancers: 1,
+            kubernetes_version: "1.33.4".into(),
+            subnet: None,
+        },
+    )
+    .unwrap();
+
+    // Inventory: the three nodes with their roles, paths relative to the inventory.
+    let inv: toml::Table =
+        toml::from_str(&std::fs::read_to_string(dir.join("inventory.toml")).unwrap()).unwrap();
+    let hosts = inv["host"].as_array().unwrap();
+    let names: Vec<_> = hosts.iter().map(|h| h["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["cp1", "w1", "lb1"]);
+    assert_eq!(inv["ssh"]["host_key_policy"].as_str(), Some("strict"));
+    assert_eq!(
+        inv["packages"]["url"].as_str(),
+        Some(report.repo_url.as_str())
+    );
+    assert_eq!(
+        inv["cluster"]["endpoint"]["address"].as_str(),
+        Some(report.vip.as_str())
+    );
+    let addr = |name: &str| -> String {
+        hosts
+            .iter()
+            .find(|h| h["name"].as_str() == Some(name))
+            .unwrap()["address"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // Plain OpenSSH, strict host key checking against the generated known_hosts only; every
+    // node is itself (hostname) and has its own host key.
+    let mut ed25519 = Vec::new();
+    for h in &names {
+        let out = ok(&ssh(
+            dir,
+            &addr(h),
+            "hostname && sudo -n true && echo sudo-ok",
+        ));
+        assert_eq!(out, format!("{h}\nsudo-ok\n"));
+        let known = std::fs::read_to_string(dir.join("known_hosts")).unwrap();
+        let key = known
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ssh-ed25519 ", addr(h))))
+            .unwrap_or_else(|| panic!("no ed25519 key for {h} in known_hosts"))
+            .to_string();
+        ed25519.push(key.split_whitespace().nth(2).unwrap().to_string());
+    }
+    ed25519.sort();
+    ed25519.dedup();
+    assert_eq!(ed25519.len(), 3, "host keys must differ per node");
+
+    // Key-only login: the lab key removed, nothing else gets in.
+    let o = Command::new("ssh")
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "PreferredAuthentications=password,keyboard-interactive",
+            "-o",
+        ])
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            dir.join("known_hosts").display()
+        ))
+        .arg(format!("otp@{}", addr("w1")))
+        .arg("true")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "password login must be refused");
+
+    // Packages: only the lab repository. The node cannot reach the Debian archive...
+    let o = ssh(
+        dir,
+        &addr("w1"),
+        "curl -sS -m 5 -o /dev/null http://deb.debian.org/debian/",
+    );
+    assert!(!o.status.success(), "nodes must have no outside network");
+    // ...and installs containerd with the mirror the inventory names.
+    let url = &report.repo_url;
+    let script = format!(
+        "set -e; echo 'deb [trusted=yes] {url}/debian bookworm main' | sudo tee /etc/apt/sources.list >/dev/null; \
+         echo 'deb [trusted=yes] {url}/kubernetes/v1.33/deb/ /' | sudo tee /etc/apt/sources.list.d/kubernetes.list >/dev/null; \
+         sudo apt-get -qq update; \
+         sudo DEBIAN_FRONTEND=noninteractive apt-get -qq -y install containerd >/dev/null; \
+         apt-cache policy containerd | grep -F '{url}/debian'; \
+         sudo systemctl is-active containerd"
+    );
+    let out = ok(&ssh(dir, &addr("w1"), &script));
+    assert!(out.trim_end().ends_with("active"), "{out}");
+
+    // Faults: a stopped node is unreachable, and comes back with the same host key.
+    lab::stop(&opts, "w1").unwrap();
+    let st = lab::status(&opts).unwrap();
+    assert_eq!(st.iter().find(|n| n.node == "w1").unwrap().state, "exited");
+    assert!(!ssh(dir, &addr("w1"), "true").status.success());
+    lab::start(&opts, "w1").unwrap();
+    assert_eq!(ok(&ssh(dir, &addr("w1"), "hostname")), "w1\n");
+
+    lab::cut(&opts, "lb1").unwrap();
+    let st = lab::status(&opts).unwrap();
+    assert_eq!(st.iter().find(|n| n.node == "lb1").unwrap().state, "cut");
+    assert!(!ssh(dir, &addr("lb1"), "true").status.success());
+    lab::heal(&opts, "lb1").unwrap();
+    assert_eq!(ok(&ssh(dir, &addr("lb1"), "hostname")), "lb1\n");
+
+    // The CLI path: status as JSON names every node and the repository.
+    let o = assert_cmd::Command::cargo_bin("otp-provision")
+        .unwrap()
+        .args(["--output", "json", "lab", "status", "--name", NAME])
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&ok(&o).into_bytes()).unwrap();
+    let nodes: Vec<_> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(nodes, ["cp1", "w1", "lb1", "repo"]);
+
+    // Down removes exactly what the lab made.
+    let removed = lab::down(&opts).unwrap();
+    assert_eq!(removed.containers, 4);
+    assert_eq!(removed.networks, 1);
+    assert_eq!(labelled(&["ps", "-a"]), "");
+    assert_eq!(labelled(&["network", "ls"]), "");
+    assert!(!dir.join("inventory.toml").exists());
+    drop(guard);
+}
