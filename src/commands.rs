@@ -83,6 +83,10 @@ fn dispatch(cli: Cli, rep: &Reporter) -> anyhow::Result<u8> {
         Command::Plan { detailed_exitcode } => engine::plan(global, rep, detailed_exitcode),
         Command::Up => engine::up(global, rep),
         Command::Render { out } => engine::render(global, rep, &out),
+        Command::Logs(args) => {
+            let inv = load_inventory(global, rep)?;
+            crate::logs::run_blocking(&inv, &global.limit, &args, rep.json(), rep)
+        }
     }
 }
 

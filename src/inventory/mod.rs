@@ -7,6 +7,7 @@
 
 mod checks;
 pub mod load;
+pub mod log_parsers;
 pub mod model;
 mod reader;
 mod resolve;
