@@ -9,6 +9,8 @@
 pub mod collect;
 pub mod parser;
 pub mod record;
+#[cfg(test)]
+mod tests;
 pub mod time;
 pub mod write;
 
@@ -227,7 +229,7 @@ pub async fn run<T: Transport>(
     let hosts: Vec<&Host> = inv
         .hosts
         .iter()
-        .filter(|h| limit.is_empty() || limit.iter().any(|l| *l == h.name))
+        .filter(|h| limit.is_empty() || limit.contains(&h.name))
         .collect();
     let mut states: Vec<HostState<T::Conn>> = hosts
         .iter()

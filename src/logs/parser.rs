@@ -175,7 +175,11 @@ impl Parser {
             let i = start + i;
             ts = match &out[i].1 {
                 Val::Str(s) => fmt.parse(s.as_bytes(), default_year),
+                // JSON logs often carry epoch seconds as numbers.
                 Val::Int(n) if fmt.as_str() == "%s" => Some(n * super::time::NANOS_PER_SEC),
+                Val::Float(f) if fmt.as_str() == "%s" || fmt.as_str() == "%s.%L" => {
+                    Some((f * 1e9) as i64)
+                }
                 _ => None,
             };
             if ts.is_some() && !self.def.time_keep {
@@ -433,27 +437,124 @@ fn iso_time_len(b: &[u8]) -> Option<usize> {
     }
 }
 
-/// A JSON object per line; top-level keys become fields, nested values stay JSON.
+/// A JSON object per line; top-level keys become fields in their order, nested values stay
+/// JSON. Keys and strings without escapes borrow from the line.
 fn json<'a>(line: &'a str, out: &mut Fields<'a>) -> Option<()> {
+    use serde::de::DeserializeSeed as _;
     let t = line.trim_start();
     if !t.starts_with('{') {
         return None;
     }
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(t).ok()?;
-    out.reserve(map.len());
-    for (k, v) in map {
-        let v = match v {
-            serde_json::Value::String(s) => Val::Str(Cow::Owned(s)),
-            serde_json::Value::Bool(b) => Val::Bool(b),
-            serde_json::Value::Number(n) => match n.as_i64() {
-                Some(i) => Val::Int(i),
-                None => Val::Float(n.as_f64().unwrap_or(f64::NAN)),
-            },
-            other => Val::Json(other),
-        };
-        out.push((Cow::Owned(k), v));
+    let mut de = serde_json::Deserializer::from_str(t);
+    JsonFields { out }.deserialize(&mut de).ok()?;
+    de.end().ok()
+}
+
+struct JsonFields<'a, 'o> {
+    out: &'o mut Fields<'a>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for JsonFields<'de, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
     }
-    Some(())
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonFields<'de, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        while let Some(StrCow(k)) = m.next_key()? {
+            let JsonVal(v) = m.next_value()?;
+            self.out.push((k, v));
+        }
+        Ok(())
+    }
+}
+
+struct StrCow<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for StrCow<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StrCow<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(StrCow(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(StrCow(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(StrCow(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+struct JsonVal<'a>(Val<'a>);
+
+impl<'de> serde::Deserialize<'de> for JsonVal<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::Deserialize as _;
+        use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = JsonVal<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(JsonVal(Val::Str(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(JsonVal(Val::Str(Cow::Owned(v.to_string()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(JsonVal(Val::Str(Cow::Owned(v))))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(JsonVal(Val::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(JsonVal(Val::Int(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(JsonVal(match i64::try_from(v) {
+                    Ok(i) => Val::Int(i),
+                    Err(_) => Val::Float(v as f64),
+                }))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(JsonVal(Val::Float(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(JsonVal(Val::Json(serde_json::Value::Null)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                m: A,
+            ) -> Result<Self::Value, A::Error> {
+                serde_json::Value::deserialize(MapAccessDeserializer::new(m))
+                    .map(|v| JsonVal(Val::Json(v)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                s: A,
+            ) -> Result<Self::Value, A::Error> {
+                serde_json::Value::deserialize(SeqAccessDeserializer::new(s))
+                    .map(|v| JsonVal(Val::Json(v)))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `key=value key="quoted \" value" flag`: at least one `key=value` pair.

@@ -204,6 +204,8 @@ pub fn file_records<'a>(
                         ..
                     } = origin
                     {
+                        // Before the envelope's message, which comes last.
+                        let msg = rec.fields.pop();
                         rec.fields.extend([
                             (
                                 Cow::Borrowed("namespace"),
@@ -215,6 +217,7 @@ pub fn file_records<'a>(
                                 Val::Str(Cow::Borrowed(container.as_str())),
                             ),
                         ]);
+                        rec.fields.extend(msg);
                     }
                     // The envelope's message is the content; parse it in place of the field.
                     let msg_at = rec.fields.iter().position(|(k, _)| k == "message");

@@ -238,10 +238,12 @@ impl TimeFormat {
 
     /// Whether a parsed time is absolute (has a zone or is an epoch); without one the text is
     /// in some unknown local zone and is read as UTC.
+    /// A literal `Z` at the end (`%S.%LZ`) names UTC too.
     pub fn has_zone(&self) -> bool {
         self.items
             .iter()
             .any(|i| matches!(i, Item::Zone | Item::ZoneName | Item::Epoch))
+            || self.items.last() == Some(&Item::Lit(b'Z'))
     }
 
     /// Parses `s` completely (trailing whitespace allowed), `default_year` when the format
@@ -260,10 +262,21 @@ impl TimeFormat {
             epoch: None,
         };
         let mut p = 0usize;
-        for item in &self.items {
+        let mut skip_frac = false;
+        for (idx, item) in self.items.iter().enumerate() {
+            if skip_frac {
+                skip_frac = false;
+                continue;
+            }
             match *item {
                 Item::Lit(c) => {
                     if s.get(p) != Some(&c) {
+                        // Go's RFC3339Nano (containerd, CRI files) drops a zero fraction
+                        // entirely: `.%L` may be absent.
+                        if c == b'.' && self.items.get(idx + 1) == Some(&Item::Frac) {
+                            skip_frac = true;
+                            continue;
+                        }
                         return None;
                     }
                     p += 1;
@@ -687,6 +700,12 @@ mod tests {
             ),
             ("%F %T", "2024-05-01 10:00:00", Some("2024-05-01T10:00:00Z")),
             ("%D %R", "05/01/24 10:00", Some("2024-05-01T10:00:00Z")),
+            (
+                "%Y-%m-%dT%H:%M:%S.%L%z",
+                "2024-05-01T10:00:02Z",
+                Some("2024-05-01T10:00:02Z"),
+            ),
+            ("%H:%M:%S.%L", "10:00:02.", None),
             ("%Y-%m-%d", "2024-13-01", None),
             ("%Y-%m-%d", "2024-05-01x", None),
             ("%H:%M:%S", "10:61:00", None),
@@ -718,6 +737,7 @@ mod tests {
     fn zone_awareness() {
         assert!(TimeFormat::compile("%Y %z").unwrap().has_zone());
         assert!(TimeFormat::compile("%s").unwrap().has_zone());
+        assert!(TimeFormat::compile("%H:%M:%S.%LZ").unwrap().has_zone());
         assert!(!TimeFormat::compile("%m%d %H:%M:%S.%L").unwrap().has_zone());
     }
 

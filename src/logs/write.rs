@@ -310,7 +310,8 @@ fn text(out: &mut String, r: &Record<'_>) {
         logfmt_pair(&mut extras, k, &plain(v));
     }
     if !extras.is_empty() {
-        out.push_str("  ");
+        // Two spaces set the fields apart from a message.
+        out.push_str(if mi.is_some() { "  " } else { " " });
         out.push_str(&extras);
     }
 }
