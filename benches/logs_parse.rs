@@ -299,15 +299,21 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut total: u64 = 1 << 30;
     let mut file = None;
+    let mut micro = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--bytes" => total = args.next().and_then(|v| v.parse().ok()).expect("--bytes N"),
             "--file" => file = args.next(),
             "--bench" => {}
+            "--micro" => micro = true,
             other => eprintln!("ignoring argument {other}"),
         }
     }
     let set = ParserSet::new(&custom_parsers()).expect("parsers compile");
+    if micro {
+        micro_nginx(&set);
+        return;
+    }
 
     if let Some(path) = file {
         let text = std::fs::read_to_string(&path).expect("readable UTF-8 file");
@@ -399,5 +405,69 @@ fn main() {
         done as f64 / 1e6,
         parse.as_secs_f64(),
         done as f64 / parse.as_secs_f64() / 1e6
+    );
+}
+
+/// Where the time of the nginx parser goes: the regex alone vs. the whole parser.
+fn micro_nginx(set: &ParserSet) {
+    let mut rng = Rng(7);
+    let mut buf = String::new();
+    while buf.len() < 50_000_000 {
+        line(&mut buf, Kind::PodNginx, &mut rng, 36_000);
+    }
+    let msgs: Vec<&str> = buf
+        .lines()
+        .filter_map(|l| l.splitn(4, ' ').nth(3))
+        .collect();
+    let bytes: usize = msgs.iter().map(|m| m.len()).sum();
+    let p = &set.custom()[0];
+    let re = regex::Regex::new(p.def.regex.as_deref().unwrap()).unwrap();
+    let mut locs = re.capture_locations();
+    let t = Instant::now();
+    let mut n = 0;
+    for m in &msgs {
+        n += re.captures_read(&mut locs, m).is_some() as usize;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "regex captures_read: {n} matches, {:.1} MB/s",
+        bytes as f64 / secs / 1e6
+    );
+    let t = Instant::now();
+    let mut n = 0;
+    for m in &msgs {
+        n += re.is_match(m) as usize;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "regex is_match: {n} matches, {:.1} MB/s",
+        bytes as f64 / secs / 1e6
+    );
+    let reb = regex::bytes::RegexBuilder::new(p.def.regex.as_deref().unwrap())
+        .unicode(false)
+        .build()
+        .unwrap();
+    let mut locs = reb.capture_locations();
+    let t = Instant::now();
+    let mut n = 0;
+    for m in &msgs {
+        n += reb.captures_read(&mut locs, m.as_bytes()).is_some() as usize;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "bytes, ASCII classes: {n} matches, {:.1} MB/s",
+        bytes as f64 / secs / 1e6
+    );
+    let t = Instant::now();
+    let mut n = 0;
+    let mut f = Vec::new();
+    for m in &msgs {
+        f.clear();
+        n += p.parse(m, 2024, &mut f).is_some() as usize;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "Parser::parse: {n} matches, {:.1} MB/s",
+        bytes as f64 / secs / 1e6
     );
 }

@@ -226,10 +226,15 @@ fn yaml_quote(s: &str) -> String {
 }
 
 /// The named captures of a regex, or its error as (message, character in the regex).
+/// Read with Onigmo's ASCII `\d \w \s \h` (see `logs::parser::onigmo_classes`); errors are
+/// positioned in the pattern as written.
 pub fn regex_captures(re: &str) -> Result<Vec<String>, (String, Option<usize>)> {
-    match regex::Regex::new(re) {
+    match regex::Regex::new(&crate::logs::parser::onigmo_classes(re)) {
         Ok(r) => Ok(r.capture_names().flatten().map(str::to_string).collect()),
-        Err(e) => Err(regex_error(&e)),
+        Err(e) => Err(match regex::Regex::new(re) {
+            Err(orig) => regex_error(&orig),
+            Ok(_) => regex_error(&e),
+        }),
     }
 }
 

@@ -50,9 +50,13 @@ pub struct Matched {
 #[derive(Debug)]
 enum Kind {
     Regex {
-        re: regex::Regex,
+        /// For ASCII lines: byte classes keep the NFA small enough for the fast capture
+        /// engines (Unicode `\S`, `.` and negated classes are large automata).
+        fast: regex::bytes::Regex,
+        /// For other lines: `.` and classes match whole characters.
+        exact: regex::Regex,
         names: Vec<Option<String>>,
-        locs: RefCell<regex::CaptureLocations>,
+        locs: RefCell<(regex::bytes::CaptureLocations, regex::CaptureLocations)>,
     },
     Json,
     Logfmt,
@@ -96,10 +100,25 @@ impl Parser {
                     .regex
                     .as_deref()
                     .ok_or_else(|| err("format regex without a regex".into()))?;
-                let re = regex::Regex::new(src).map_err(|e| err(e.to_string()))?;
-                let names = re.capture_names().map(|n| n.map(str::to_string)).collect();
-                let locs = RefCell::new(re.capture_locations());
-                Kind::Regex { re, names, locs }
+                let src = onigmo_classes(src);
+                let exact = regex::Regex::new(&src).map_err(|e| err(e.to_string()))?;
+                // Patterns that need Unicode (`\p{L}`) keep it.
+                let fast = regex::bytes::RegexBuilder::new(&src)
+                    .unicode(false)
+                    .build()
+                    .or_else(|_| regex::bytes::Regex::new(&src))
+                    .map_err(|e| err(e.to_string()))?;
+                let names = exact
+                    .capture_names()
+                    .map(|n| n.map(str::to_string))
+                    .collect();
+                let locs = RefCell::new((fast.capture_locations(), exact.capture_locations()));
+                Kind::Regex {
+                    fast,
+                    exact,
+                    names,
+                    locs,
+                }
             }
         };
         Ok(Parser {
@@ -141,18 +160,23 @@ impl Parser {
     ) -> Option<Matched> {
         let start = out.len();
         let ok = match &self.kind {
-            Kind::Regex { re, names, locs } => {
-                let mut locs = locs.borrow_mut();
-                re.captures_read(&mut locs, line).map(|_| {
-                    for (i, name) in names.iter().enumerate() {
-                        if let (Some(name), Some((s, e))) = (name, locs.get(i)) {
-                            out.push((
-                                Cow::Borrowed(name.as_str()),
-                                Val::Str(Cow::Borrowed(&line[s..e])),
-                            ));
-                        }
-                    }
-                })
+            Kind::Regex {
+                fast,
+                exact,
+                names,
+                locs,
+            } => {
+                let mut guard = locs.borrow_mut();
+                let (fl, el) = &mut *guard;
+                // On ASCII text both regexes mean the same; the byte one is faster.
+                if line.is_ascii() {
+                    fast.captures_read(fl, line.as_bytes())
+                        .map(|_| push_captures(names, line, |i| fl.get(i), out))
+                } else {
+                    exact
+                        .captures_read(el, line)
+                        .map(|_| push_captures(names, line, |i| el.get(i), out))
+                }
             }
             Kind::Json => json(line, out),
             Kind::Logfmt => logfmt(line, out),
@@ -190,6 +214,55 @@ impl Parser {
             ts,
             zoned: self.zoned(),
         })
+    }
+}
+
+/// Onigmo's Ruby syntax (Fluent Bit) reads `\d \w \s \h` as ASCII classes; Rust's regex
+/// reads the first three as Unicode and lacks `\h`. Rewrites them (and their negations) as
+/// explicit classes, which also work nested inside `[...]`.
+pub fn onigmo_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(n) = chars.next() else {
+            out.push(c);
+            break;
+        };
+        match n {
+            'd' => out.push_str("[0-9]"),
+            'D' => out.push_str("[^0-9]"),
+            'w' => out.push_str("[0-9A-Za-z_]"),
+            'W' => out.push_str("[^0-9A-Za-z_]"),
+            's' => out.push_str("[\\t\\n\\x0B\\f\\r ]"),
+            'S' => out.push_str("[^\\t\\n\\x0B\\f\\r ]"),
+            'h' => out.push_str("[0-9a-fA-F]"),
+            'H' => out.push_str("[^0-9a-fA-F]"),
+            _ => {
+                out.push(c);
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
+fn push_captures<'a>(
+    names: &'a [Option<String>],
+    line: &'a str,
+    get: impl Fn(usize) -> Option<(usize, usize)>,
+    out: &mut Fields<'a>,
+) {
+    for (i, name) in names.iter().enumerate() {
+        if let (Some(name), Some((s, e))) = (name, get(i)) {
+            out.push((
+                Cow::Borrowed(name.as_str()),
+                Val::Str(Cow::Borrowed(&line[s..e])),
+            ));
+        }
     }
 }
 

@@ -316,6 +316,51 @@ fn type_conversions_keep_unconvertible_values() {
 }
 
 #[test]
+fn regex_classes_are_ascii_and_characters_stay_whole() {
+    let p = |re: &str| {
+        Parser::compile(&LogParser {
+            regex: Some(re.into()),
+            ..def("t", LogFormat::Regex)
+        })
+        .unwrap()
+    };
+    let fields = |p: &Parser, line: &str| {
+        let mut f = Vec::new();
+        p.parse(line, 2024, &mut f).map(|_| {
+            f.iter()
+                .map(|(k, v)| format!("{k}={}", show(v)))
+                .collect::<Vec<_>>()
+        })
+    };
+    // Onigmo (Ruby syntax) reads \d and \w as ASCII.
+    assert_eq!(fields(&p(r"^(?<n>\d+)$"), "١٢٣"), None);
+    assert_eq!(fields(&p(r"^(?<w>\w+) (?<rest>.*)$"), "café x"), None);
+    // `.` and negated classes take whole characters.
+    assert_eq!(
+        fields(&p(r"^(?<a>.)(?<b>.)(?<c>.*)$"), "éàü!"),
+        Some(vec!["a=é".into(), "b=à".into(), "c=ü!".into()])
+    );
+    assert_eq!(
+        fields(&p(r"^(?<a>[^ ]{2}) (?<b>.+)$"), "日本 語"),
+        Some(vec!["a=日本".into(), "b=語".into()])
+    );
+    // `\h` is Onigmo's hex digit; escaped backslashes stay literal.
+    assert_eq!(
+        fields(&p(r"^(?<id>\h+) (?<s>[\s\d]+)\\d$"), "00ff 1 2\\d"),
+        Some(vec!["id=00ff".into(), "s=1 2".into()])
+    );
+    assert_eq!(
+        fields(&p(r"^(?<x>[^\d\s]+)$"), "ab-c"),
+        Some(vec!["x=ab-c".into()])
+    );
+    // Unicode classes still work.
+    assert_eq!(
+        fields(&p(r"^(?<word>\p{L}+)$"), "Grüße"),
+        Some(vec!["word=Grüße".into()])
+    );
+}
+
+#[test]
 fn time_key_handling() {
     let mk = |keep: bool| {
         Parser::compile(&LogParser {

@@ -2,3 +2,4 @@
 //! real servers (OpenSSH on loopback, lab containers).
 
 mod cli;
+mod logs;
