@@ -1,1 +1,381 @@
-//! Runs a [`Plan`]: steps in order per host, hosts in parallel (bounded). STUB (engine helper).
+//! Runs a [`Plan`]: steps with `change = true` in order per host, hosts in parallel (bounded).
+//! A failed step stops its host; other hosts carry on.
+//!
+//! Every remote command of a run (facts included) goes through [`exec`], which times it and
+//! reports a [`CommandRecord`] to the [`Observer`]: the journal sees everything that ran where,
+//! and never stdin (file contents may be secret).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::plan::{Action, HostPlan, Plan, Step};
+use crate::playbook::shell::q;
+use crate::ssh::{Command, Connection, Output, SshError};
+
+/// What the report and journal modules implement to follow a run.
+pub trait Observer: Send + Sync {
+    fn host_started(&self, host: &str, steps: usize);
+    fn step_started(&self, host: &str, step: &Step);
+    fn step_finished(&self, host: &str, step: &Step, result: &StepResult);
+    fn host_finished(&self, host: &str, ok: bool);
+    /// Every remote command (facts gathering included), after it finished or failed.
+    fn command_finished(&self, record: &CommandRecord) {
+        let _ = record;
+    }
+}
+
+/// Observer that ignores everything (tests, callers without a journal).
+pub struct NoopObserver;
+
+impl Observer for NoopObserver {
+    fn host_started(&self, _: &str, _: usize) {}
+    fn step_started(&self, _: &str, _: &Step) {}
+    fn step_finished(&self, _: &str, _: &Step, _: &StepResult) {}
+    fn host_finished(&self, _: &str, _: bool) {}
+}
+
+/// One remote command as the journal records it. Holds no script text and no stdin: step id and
+/// label say what ran, and scripts may carry tokens.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandRecord {
+    pub host: String,
+    /// Step id, or `facts` for a gather.
+    pub step_id: String,
+    /// Short description: `script`, `write /etc/containerd/config.toml`, `gather facts`.
+    pub label: String,
+    pub code: Option<u32>,
+    pub signal: Option<String>,
+    #[serde(with = "duration_ms")]
+    pub duration: Duration,
+    /// Transport error, when the command did not complete.
+    pub error: Option<String>,
+    /// Size of stdin sent (content never recorded).
+    pub stdin_bytes: usize,
+}
+
+mod duration_ms {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+}
+
+/// THE function every remote command goes through.
+pub async fn exec(
+    conn: &Connection,
+    step_id: &str,
+    label: &str,
+    cmd: Command,
+    observer: &dyn Observer,
+) -> (Result<Output, SshError>, CommandRecord) {
+    let stdin_bytes = cmd.stdin.as_ref().map_or(0, Vec::len);
+    let start = Instant::now();
+    let res = conn.exec(cmd).await;
+    let record = CommandRecord {
+        host: conn.host().to_string(),
+        step_id: step_id.to_string(),
+        label: label.to_string(),
+        code: res.as_ref().ok().and_then(|o| o.code),
+        signal: res.as_ref().ok().and_then(|o| o.signal.clone()),
+        duration: start.elapsed(),
+        error: res.as_ref().err().map(|e| e.to_string()),
+        stdin_bytes,
+    };
+    observer.command_finished(&record);
+    (res, record)
+}
+
+/// Last `n` lines of `s`.
+pub fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    pub ok: bool,
+    /// Exit code of the command that decided the result.
+    pub code: Option<u32>,
+    #[serde(with = "duration_ms")]
+    pub duration: Duration,
+    pub stderr_tail: String,
+    /// Transport or setup error (no exit code then).
+    pub error: Option<String>,
+    pub commands: Vec<CommandRecord>,
+}
+
+impl StepResult {
+    fn failed(error: String) -> StepResult {
+        StepResult {
+            ok: false,
+            code: None,
+            duration: Duration::ZERO,
+            stderr_tail: String::new(),
+            error: Some(error),
+            commands: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    /// Hosts worked on at once.
+    pub parallel_hosts: usize,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions { parallel_hosts: 32 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyReport {
+    /// In plan order.
+    pub hosts: Vec<HostReport>,
+}
+
+impl ApplyReport {
+    pub fn ok(&self) -> bool {
+        self.hosts.iter().all(|h| h.ok)
+    }
+    pub fn failures(&self) -> impl Iterator<Item = &HostReport> {
+        self.hosts.iter().filter(|h| !h.ok)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostReport {
+    pub host: String,
+    pub ok: bool,
+    /// Steps applied successfully.
+    pub applied: usize,
+    /// Steps not attempted because an earlier one failed.
+    pub skipped: usize,
+    pub failed: Option<StepFailure>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepFailure {
+    pub step_id: String,
+    pub title: String,
+    pub code: Option<u32>,
+    pub stderr_tail: String,
+    pub error: Option<String>,
+}
+
+impl std::fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "step {} ({})", self.step_id, self.title)?;
+        match (&self.error, self.code) {
+            (Some(e), _) => write!(f, ": {e}")?,
+            (None, Some(c)) => write!(f, ": exit code {c}")?,
+            (None, None) => write!(f, ": killed by a signal")?,
+        }
+        if !self.stderr_tail.is_empty() {
+            write!(f, "\n{}", self.stderr_tail)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs one step on one host. The SSH implementation is [`SshRunner`]; tests use fakes.
+pub trait StepRunner: Sync {
+    fn run<'a>(
+        &'a self,
+        host: &'a str,
+        step: &'a Step,
+    ) -> impl Future<Output = StepResult> + Send + 'a;
+}
+
+/// Package installs and similar scripts can take minutes; this bounds a hung one.
+pub const SCRIPT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Remote script that writes stdin to `path` atomically: a temp file in the same directory (so
+/// the rename cannot cross file systems), owner and mode set before the rename, so readers see
+/// either the old file or the complete new one, never a partial or wrongly-permissioned file.
+pub fn write_file_script(path: &str, mode: &str, owner: &str, then: Option<&str>) -> String {
+    let dir = match path.rsplit_once('/') {
+        Some(("", _)) | None => "/".to_string(),
+        Some((d, _)) => d.to_string(),
+    };
+    let mut s = format!(
+        "set -e\nmkdir -p {dir}\ntmp=$(mktemp {tmpl})\ntrap 'rm -f \"$tmp\"' EXIT\ncat > \"$tmp\"\n\
+         chown {owner} \"$tmp\"\nchmod {mode} \"$tmp\"\nmv -f \"$tmp\" {path}\ntrap - EXIT\n",
+        dir = q(&dir),
+        tmpl = q(&format!("{path}.otp-tmp.XXXXXX")),
+        owner = q(owner),
+        mode = q(mode),
+        path = q(path),
+    );
+    if let Some(t) = then {
+        s.push_str(t);
+        s.push('\n');
+    }
+    s
+}
+
+/// The remote command for a step's action (`None` for steps without one).
+pub fn command_for(step: &Step) -> Option<(String, Command)> {
+    match &step.action {
+        Action::None => None,
+        Action::Script { script } => Some((
+            "script".into(),
+            Command {
+                script: script.clone(),
+                privileged: true,
+                stdin: None,
+                timeout: Some(SCRIPT_TIMEOUT),
+            },
+        )),
+        Action::WriteFile {
+            path,
+            content,
+            mode,
+            then,
+            owner,
+        } => Some((
+            format!("write {path}"),
+            Command {
+                script: write_file_script(path, mode, owner, then.as_deref()),
+                privileged: true,
+                stdin: Some(content.clone()),
+                timeout: None,
+            },
+        )),
+    }
+}
+
+/// What a step would run, for `plan -v` / JSON: the script, and for file writes the size of the
+/// content sent on stdin (never the content: it may be secret).
+pub fn preview(step: &Step) -> Option<String> {
+    let (_, cmd) = command_for(step)?;
+    Some(match &cmd.stdin {
+        Some(data) => format!("{}# stdin: {} bytes\n", cmd.script, data.len()),
+        None => cmd.script,
+    })
+}
+
+/// Runs steps over the hosts' SSH connections.
+pub struct SshRunner<'a> {
+    pub conns: &'a BTreeMap<String, Connection>,
+    pub observer: &'a dyn Observer,
+}
+
+impl StepRunner for SshRunner<'_> {
+    async fn run(&self, host: &str, step: &Step) -> StepResult {
+        {
+            let Some(conn) = self.conns.get(host) else {
+                return StepResult::failed(format!("{host}: no connection"));
+            };
+            let Some((label, cmd)) = command_for(step) else {
+                return StepResult {
+                    ok: true,
+                    code: Some(0),
+                    duration: Duration::ZERO,
+                    stderr_tail: String::new(),
+                    error: None,
+                    commands: Vec::new(),
+                };
+            };
+            let (res, record) = exec(conn, &step.id, &label, cmd, self.observer).await;
+            let duration = record.duration;
+            match res {
+                Ok(out) => StepResult {
+                    ok: out.success(),
+                    code: out.code,
+                    duration,
+                    stderr_tail: tail(&out.stderr_str(), 20),
+                    error: out.signal.as_ref().map(|s| format!("killed by signal {s}")),
+                    commands: vec![record],
+                },
+                Err(e) => StepResult {
+                    ok: false,
+                    code: None,
+                    duration,
+                    stderr_tail: String::new(),
+                    error: Some(e.to_string()),
+                    commands: vec![record],
+                },
+            }
+        }
+    }
+}
+
+/// Apply `plan` over SSH.
+pub async fn apply(
+    plan: &Plan,
+    conns: &BTreeMap<String, Connection>,
+    observer: &dyn Observer,
+    opts: ApplyOptions,
+) -> ApplyReport {
+    let runner = SshRunner { conns, observer };
+    apply_with(plan, &runner, observer, opts).await
+}
+
+/// The ordering / stop-on-failure / parallelism logic, over any [`StepRunner`].
+pub async fn apply_with<R: StepRunner>(
+    plan: &Plan,
+    runner: &R,
+    observer: &dyn Observer,
+    opts: ApplyOptions,
+) -> ApplyReport {
+    // Futures collected first: a stream over a mapping closure trips the compiler's
+    // higher-ranked `Send` check, and callers need this future to be `Send`.
+    let futs: Vec<_> = plan
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, hp)| async move { (i, run_host(hp, runner, observer).await) })
+        .collect();
+    let mut reports: Vec<(usize, HostReport)> = futures::stream::iter(futs)
+        .buffer_unordered(opts.parallel_hosts.max(1))
+        .collect()
+        .await;
+    reports.sort_by_key(|(i, _)| *i);
+    ApplyReport {
+        hosts: reports.into_iter().map(|(_, r)| r).collect(),
+    }
+}
+
+async fn run_host<R: StepRunner>(hp: &HostPlan, runner: &R, observer: &dyn Observer) -> HostReport {
+    let todo: Vec<&Step> = hp.steps.iter().filter(|s| s.change).collect();
+    observer.host_started(&hp.host, todo.len());
+    let mut report = HostReport {
+        host: hp.host.clone(),
+        ok: true,
+        applied: 0,
+        skipped: 0,
+        failed: None,
+    };
+    for (i, step) in todo.iter().enumerate() {
+        observer.step_started(&hp.host, step);
+        let res = runner.run(&hp.host, step).await;
+        observer.step_finished(&hp.host, step, &res);
+        if !res.ok {
+            report.ok = false;
+            report.skipped = todo.len() - i - 1;
+            report.failed = Some(StepFailure {
+                step_id: step.id.clone(),
+                title: step.title.clone(),
+                code: res.code,
+                stderr_tail: res.stderr_tail,
+                error: res.error,
+            });
+            break;
+        }
+        report.applied += 1;
+    }
+    observer.host_finished(&hp.host, report.ok);
+    report
+}
+
+#[cfg(test)]
+#[path = "apply_tests.rs"]
+mod tests;

@@ -70,6 +70,16 @@ pub enum Command {
     },
     /// Bring the cluster to the state the inventory describes.
     Up,
+    /// Drain a node (honouring PodDisruptionBudgets), delete it, remove its etcd member, reset it.
+    RemoveNode {
+        /// Inventory name of the host to remove.
+        name: String,
+        /// Allow removing the last control plane or breaking etcd quorum.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Tear the whole cluster down (kubeadm reset on every host). Requires --yes.
+    Reset,
     /// Write every file otp-provision would put on a node or apply to the cluster, without SSH.
     Render {
         /// Output directory.

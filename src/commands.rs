@@ -83,6 +83,10 @@ fn dispatch(cli: Cli, rep: &Reporter) -> anyhow::Result<u8> {
         Command::Plan { detailed_exitcode } => engine::plan(global, rep, detailed_exitcode),
         Command::Up => engine::up(global, rep),
         Command::Render { out } => engine::render(global, rep, &out),
+        Command::RemoveNode { name, force } => {
+            engine::day2(global, rep, engine::Day2::RemoveNode { name, force })
+        }
+        Command::Reset => engine::day2(global, rep, engine::Day2::Reset),
         Command::Logs(args) => {
             let inv = load_inventory(global, rep)?;
             crate::logs::run_blocking(&inv, &global.limit, &args, rep.json(), rep)
@@ -156,25 +160,441 @@ fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// The SSH-driven commands. Filled in as the engine lands.
+/// The SSH-driven commands: `plan` and `up` share [`crate::run::prepare`].
 mod engine {
+    use anyhow::Context;
+
     use super::*;
+    use crate::journal::{Event, Journal};
+    use crate::plan::Plan;
+    use crate::playbook::Playbooks;
+    use crate::run::{self, Unreachable};
+
+    fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")
+    }
+
+    fn journal(inv: &Inventory, command: &str) -> anyhow::Result<Journal> {
+        let j = Journal::create(&inv.run.state_dir, command)?;
+        j.record(&Event::RunStarted {
+            command,
+            inventory: &inv.source.display().to_string(),
+            version: env!("CARGO_PKG_VERSION"),
+        });
+        Ok(j)
+    }
+
+    fn playbooks(global: &Global) -> anyhow::Result<Playbooks> {
+        Playbooks::load(global.playbooks.as_deref()).map_err(|e| invalid(e.to_string()))
+    }
+
+    fn report_unreachable(rep: &Reporter, unreachable: &[Unreachable]) {
+        for u in unreachable {
+            rep.error(format!("{}: unreachable: {}", u.host, u.error));
+        }
+    }
 
     pub fn facts(global: &Global, rep: &Reporter) -> anyhow::Result<u8> {
-        let _inv = load_inventory(global, rep)?;
-        anyhow::bail!("facts: engine not wired yet")
+        let inv = load_inventory(global, rep)?;
+        let books = playbooks(global)?;
+        let j = journal(&inv, "facts")?;
+        let reqs = crate::phases::fact_requests(&inv, &books, &global.limit)?;
+        let started = std::time::Instant::now();
+        let g = runtime()?.block_on(async {
+            let g = run::gather(&inv, &reqs, rep, &j).await;
+            run::close_all(&g.conns).await;
+            g
+        });
+        let ok = g.unreachable.is_empty();
+        j.record(&Event::RunFinished {
+            ok,
+            changes_applied: 0,
+            ms: started.elapsed().as_millis() as u64,
+        });
+        if rep.json() {
+            rep.json_doc(&serde_json::json!({
+                "ok": ok,
+                "hosts": g.facts,
+                "unreachable": g.unreachable,
+            }));
+        } else {
+            for (host, f) in &g.facts {
+                rep.out(summarize_facts(host, f));
+            }
+        }
+        report_unreachable(rep, &g.unreachable);
+        Ok(if ok { exit::OK } else { exit::FAILED })
     }
-    pub fn plan(global: &Global, rep: &Reporter, _detailed: bool) -> anyhow::Result<u8> {
-        let _inv = load_inventory(global, rep)?;
-        anyhow::bail!("plan: engine not wired yet")
+
+    fn summarize_facts(host: &str, f: &crate::facts::Facts) -> String {
+        let pkg = |n: &str| {
+            f.packages
+                .get(n)
+                .map(|p| format!("{n} {}{}", p.version, if p.held { " (held)" } else { "" }))
+        };
+        let svc = |n: &str| f.services.get(n).map(|s| format!("{n} {}", s.active));
+        let mut extra: Vec<String> = ["containerd", "kubeadm", "kubelet"]
+            .iter()
+            .filter_map(|n| pkg(n))
+            .collect();
+        extra.extend(["containerd", "kubelet"].iter().filter_map(|n| svc(n)));
+        format!(
+            "{host}: {} {}, kernel {} {}, {} CPU, {} MiB, hostname {}, swap {}{}{}",
+            if f.os.pretty_name.is_empty() {
+                &f.os.id
+            } else {
+                &f.os.pretty_name
+            },
+            f.os.version_id,
+            f.kernel,
+            f.arch,
+            f.cpus,
+            f.mem_total_kib / 1024,
+            f.hostname,
+            if f.swap_active { "on" } else { "off" },
+            if extra.is_empty() { "" } else { "; " },
+            extra.join(", ")
+        )
     }
+
+    fn print_plan(rep: &Reporter, plan: &Plan) {
+        for h in &plan.hosts {
+            let changes = h.changes();
+            let same = h.steps.len() - changes;
+            if changes == 0 {
+                rep.out(format!(
+                    "{}: nothing to do ({same} steps up to date)",
+                    h.host
+                ));
+            } else {
+                rep.out(format!(
+                    "{}: {changes} to change, {same} up to date",
+                    h.host
+                ));
+            }
+            for s in &h.steps {
+                if s.change {
+                    rep.out(format!("  + {}: {}", s.title, s.reason));
+                } else if rep.verbose > 0 {
+                    rep.out(format!("  = {}: {}", s.title, s.reason));
+                }
+            }
+        }
+    }
+
+    fn print_cluster(rep: &Reporter, p: &run::Prepared) {
+        if let Some(why) = &p.cluster_skipped {
+            rep.out(format!("cluster: not planned: {why}"));
+        } else if p.cluster.is_empty() {
+            rep.out("cluster: nothing to do");
+        } else {
+            rep.out(format!("cluster: {} step(s)", p.cluster.len()));
+            for s in &p.cluster {
+                rep.out(format!(
+                    "  + [{}] {}: {}: {}",
+                    s.wave, s.host, s.title, s.reason
+                ));
+            }
+        }
+    }
+
+    fn plan_json(p: &run::Prepared) -> serde_json::Value {
+        serde_json::json!({
+            "changes": p.changes(),
+            "hosts": p.plan.hosts,
+            "cluster": p.cluster.iter().map(|s| serde_json::json!({
+                "id": s.id, "host": s.host, "wave": s.wave, "title": s.title, "reason": s.reason,
+            })).collect::<Vec<_>>(),
+            "cluster_skipped": p.cluster_skipped,
+            "addons": p.addons.iter().map(|a| serde_json::json!({
+                "summary": a.summary(), "changes": a.changes(),
+            })).collect::<Vec<_>>(),
+            "unreachable": p.gathered.unreachable,
+        })
+    }
+
+    pub fn plan(global: &Global, rep: &Reporter, detailed: bool) -> anyhow::Result<u8> {
+        let inv = load_inventory(global, rep)?;
+        let books = playbooks(global)?;
+        let j = journal(&inv, "plan")?;
+        let started = std::time::Instant::now();
+        let prepared = runtime()?.block_on(async {
+            let p = run::prepare(&inv, &books, &global.limit, rep, &j).await;
+            if let Ok(p) = &p {
+                run::close_all(&p.gathered.conns).await;
+            }
+            p
+        })?;
+        let plan = &prepared.plan;
+        let unreachable = &prepared.gathered.unreachable;
+        j.record(&Event::RunFinished {
+            ok: unreachable.is_empty(),
+            changes_applied: 0,
+            ms: started.elapsed().as_millis() as u64,
+        });
+        if rep.json() {
+            let mut doc = plan_json(&prepared);
+            doc["ok"] = serde_json::Value::Bool(unreachable.is_empty());
+            rep.json_doc(&doc);
+        } else {
+            print_plan(rep, plan);
+            print_cluster(rep, &prepared);
+            rep.out(format!(
+                "plan: {} node change(s) on {} host(s), {} cluster step(s)",
+                plan.changes(),
+                plan.hosts.iter().filter(|h| h.changes() > 0).count(),
+                prepared.cluster.len()
+            ));
+        }
+        report_unreachable(rep, unreachable);
+        if !unreachable.is_empty() {
+            return Ok(exit::FAILED);
+        }
+        Ok(if detailed && prepared.changes() > 0 {
+            exit::CHANGES
+        } else {
+            exit::OK
+        })
+    }
+
     pub fn up(global: &Global, rep: &Reporter) -> anyhow::Result<u8> {
-        let _inv = load_inventory(global, rep)?;
-        anyhow::bail!("up: engine not wired yet")
+        let inv = load_inventory(global, rep)?;
+        let books = playbooks(global)?;
+        let j = journal(&inv, "up")?;
+        let started = std::time::Instant::now();
+        let rt = runtime()?;
+        let prepared = rt.block_on(run::prepare(&inv, &books, &global.limit, rep, &j))?;
+        let plan = &prepared.plan;
+        let g = &prepared.gathered;
+        if !rep.json() {
+            print_plan(rep, plan);
+            print_cluster(rep, &prepared);
+        }
+        let mut report = None;
+        let mut cluster_result = None;
+        if prepared.changes() == 0 {
+            if !rep.json() {
+                rep.out("up: nothing to do");
+            }
+        } else {
+            if !global.yes {
+                if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                    rt.block_on(run::close_all(&g.conns));
+                    return Err(invalid(
+                        "up: changes are pending and stdin is not a terminal; \
+                         review them with `otp-provision plan` and re-run with --yes",
+                    ));
+                }
+                if !rep.confirm(&format!("Apply {} change(s)?", prepared.changes())) {
+                    rt.block_on(run::close_all(&g.conns));
+                    rep.out("up: cancelled, nothing changed");
+                    return Ok(exit::FAILED);
+                }
+            }
+            let r = rt.block_on(run::apply(&inv, plan, &g.conns, rep, &j));
+            // Cluster steps build on prepared nodes: never start them over a failed node.
+            if r.ok()
+                && (!prepared.cluster.is_empty() || prepared.addons.iter().any(|a| a.changes()))
+            {
+                let obs = run::RunObserver { rep, journal: &j };
+                cluster_result =
+                    Some(rt.block_on(run::cluster::execute(&prepared.cluster, &g.conns, &obs)));
+            }
+            report = Some(r);
+        }
+        rt.block_on(run::close_all(&g.conns));
+        let mut applied: usize = report
+            .as_ref()
+            .map(|r| r.hosts.iter().map(|h| h.applied).sum())
+            .unwrap_or(0);
+        let failed: Vec<_> = report
+            .as_ref()
+            .map(|r| r.failures().cloned().collect())
+            .unwrap_or_default();
+        let mut cluster_error = None;
+        match cluster_result {
+            Some(Ok(n)) => applied += n,
+            Some(Err(e)) => cluster_error = Some(e.to_string()),
+            None => {}
+        }
+        let ok = failed.is_empty() && g.unreachable.is_empty() && cluster_error.is_none();
+        j.record(&Event::RunFinished {
+            ok,
+            changes_applied: applied,
+            ms: started.elapsed().as_millis() as u64,
+        });
+        if rep.json() {
+            let mut doc = plan_json(&prepared);
+            doc["ok"] = serde_json::Value::Bool(ok);
+            doc["applied"] = serde_json::json!(applied);
+            doc["report"] = serde_json::to_value(&report).unwrap_or_default();
+            doc["cluster_error"] = serde_json::json!(cluster_error);
+            rep.json_doc(&doc);
+        } else if report.is_some() {
+            rep.out(format!(
+                "up: {applied} change(s) applied in {:.1}s",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        for h in &failed {
+            if let Some(f) = &h.failed {
+                rep.error(format!("{}: {f}", h.host));
+            }
+        }
+        if let Some(e) = &cluster_error {
+            rep.error(e);
+        }
+        report_unreachable(rep, &g.unreachable);
+        rep.info(format!("journal: {}", j.path().display()));
+        Ok(if ok { exit::OK } else { exit::FAILED })
     }
+
+    pub enum Day2 {
+        RemoveNode { name: String, force: bool },
+        Reset,
+    }
+
+    /// `remove-node` and `reset`: same gather as `up`, then a day-2 plan, shown before it runs.
+    pub fn day2(global: &Global, rep: &Reporter, what: Day2) -> anyhow::Result<u8> {
+        use crate::phases::cluster;
+        let inv = load_inventory(global, rep)?;
+        if let Day2::RemoveNode { name, .. } = &what
+            && inv.host(name).is_none()
+        {
+            return Err(invalid(format!(
+                "remove-node: {name:?} is not a host of {}",
+                inv.source.display()
+            )));
+        }
+        if matches!(what, Day2::Reset) && !global.yes {
+            return Err(invalid(
+                "reset tears down the whole cluster; re-run with --yes if that is what you want",
+            ));
+        }
+        let books = playbooks(global)?;
+        let command = match what {
+            Day2::RemoveNode { .. } => "remove-node",
+            Day2::Reset => "reset",
+        };
+        let j = journal(&inv, command)?;
+        let started = std::time::Instant::now();
+        let rt = runtime()?;
+        let mut reqs = crate::phases::fact_requests(&inv, &books, &[])?;
+        run::cluster::add_probe_reports(&inv, &mut reqs);
+        let g = rt.block_on(run::gather(&inv, &reqs, rep, &j));
+        let obs = run::RunObserver { rep, journal: &j };
+        let state = rt.block_on(run::cluster::state(&inv, &g.facts, &g.conns, &obs));
+        let steps = state
+            .map_err(anyhow::Error::from)
+            .and_then(|state| match &what {
+                Day2::RemoveNode { name, force } => {
+                    cluster::plan_remove_node(&inv, &state, name, *force).map_err(Into::into)
+                }
+                Day2::Reset => Ok(cluster::plan_reset(&inv, &state)),
+            });
+        let steps = match steps {
+            Ok(s) => s,
+            Err(e) => {
+                rt.block_on(run::close_all(&g.conns));
+                report_unreachable(rep, &g.unreachable);
+                return Err(e);
+            }
+        };
+        for s in &steps {
+            rep.out(format!(
+                "  + [{}] {}: {}: {}",
+                s.wave, s.host, s.title, s.reason
+            ));
+        }
+        let confirmed = global.yes
+            || (std::io::IsTerminal::is_terminal(&std::io::stdin())
+                && rep.confirm(&format!("{command}: run {} step(s)?", steps.len())));
+        if !confirmed {
+            rt.block_on(run::close_all(&g.conns));
+            return Err(invalid(format!(
+                "{command}: not confirmed; nothing changed (use --yes in automation)"
+            )));
+        }
+        let res = rt.block_on(run::cluster::execute(&steps, &g.conns, &obs));
+        rt.block_on(run::close_all(&g.conns));
+        let ok = res.is_ok() && g.unreachable.is_empty();
+        j.record(&Event::RunFinished {
+            ok,
+            changes_applied: *res.as_ref().unwrap_or(&0),
+            ms: started.elapsed().as_millis() as u64,
+        });
+        report_unreachable(rep, &g.unreachable);
+        match res {
+            Ok(n) => rep.out(format!("{command}: {n} step(s) applied")),
+            Err(e) => rep.error(e.to_string()),
+        }
+        Ok(if ok { exit::OK } else { exit::FAILED })
+    }
+
     pub fn render(global: &Global, rep: &Reporter, out: &Path) -> anyhow::Result<u8> {
-        let _inv = load_inventory(global, rep)?;
-        let _ = out;
-        anyhow::bail!("render: engine not wired yet")
+        let inv = load_inventory(global, rep)?;
+        let books = playbooks(global)?;
+        let mut r = crate::render::render_all(&inv, &books, out)
+            .with_context(|| format!("render into {}", out.display()))?;
+        // Cluster files: kubeadm configs, endpoint, security configs per host; manifests
+        // applied to the cluster under cluster/. Run-time values stay placeholders.
+        use crate::phases::cluster;
+        let write = |path: std::path::PathBuf,
+                     content: &str|
+         -> anyhow::Result<std::path::PathBuf> {
+            if let Some(d) = path.parent() {
+                std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
+            }
+            std::fs::write(&path, content).with_context(|| format!("write {}", path.display()))?;
+            Ok(path)
+        };
+        let lb_by_playbook = !run::cluster::cluster_configures_load_balancers(&inv);
+        for h in &inv.hosts {
+            for f in cluster::render_files(&inv, h)? {
+                if lb_by_playbook
+                    && (f.path.starts_with("/etc/haproxy/")
+                        || f.path.starts_with("/etc/keepalived/"))
+                {
+                    continue; // written by the endpoint playbook (render_all above)
+                }
+                let rel = f.path.trim_start_matches('/');
+                r.files.push(write(
+                    out.join("hosts").join(&h.name).join(rel),
+                    &f.content,
+                )?);
+            }
+        }
+        for f in cluster::render_cluster_files(&inv)? {
+            let name = std::path::Path::new(&f.path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| f.path.clone());
+            r.files
+                .push(write(out.join("cluster").join(name), &f.content)?);
+        }
+        let parsers = crate::addons::log_parsers(&inv);
+        for (rel, content) in crate::addons::render_files(&inv, &parsers)? {
+            r.files.push(write(out.join(rel), &content)?);
+        }
+        for n in &r.notes {
+            rep.warn(n);
+        }
+        if rep.json() {
+            rep.json_doc(&serde_json::json!({
+                "ok": true,
+                "files": r.files,
+                "notes": r.notes,
+            }));
+        } else {
+            rep.out(format!(
+                "render: {} file(s) written under {}",
+                r.files.len(),
+                out.display()
+            ));
+        }
+        Ok(exit::OK)
     }
 }

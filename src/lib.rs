@@ -3,6 +3,7 @@
 //! Layout mirrors the data flow of `up`:
 //! inventory -> ssh (connect) -> facts (one script per host) -> phases (plan) -> apply -> report.
 
+pub mod addons;
 pub mod apply;
 pub mod cli;
 pub mod commands;
@@ -16,6 +17,7 @@ pub mod plan;
 pub mod playbook;
 pub mod render;
 pub mod report;
+pub mod run;
 pub mod secret;
 pub mod ssh;
 

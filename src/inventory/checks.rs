@@ -359,6 +359,196 @@ pub(crate) fn user_name(s: &str) -> bool {
     !s.is_empty() && !s.contains(|c: char| c.is_whitespace() || c == '@' || c == ':')
 }
 
+/// An image tag as the CNI and kube-vip projects publish them: `vMAJOR.MINOR.PATCH[-suffix]`
+/// (`v0.9.2`, `v1.7.1-flannel1`). The registry and repository are fixed by the renderer, so a
+/// full image reference here would produce `registry/path:registry/path:tag`.
+pub(crate) fn image_tag(s: &str) -> Result<(), Problem> {
+    let example = "write the release tag only, e.g. \"v0.9.2\"";
+    if s.contains(['/', '@', ':']) {
+        return Err((
+            format!("`{s}` is not an image tag"),
+            format!("{example}; the registry comes from registry_mirror"),
+        ));
+    }
+    let (bare, has_v) = match s.strip_prefix('v') {
+        Some(b) => (b, true),
+        None => (s, false),
+    };
+    let (core, suffix) = match bare.split_once('-') {
+        Some((c, x)) => (c, Some(x)),
+        None => (bare, None),
+    };
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let suffix_ok = suffix.is_none_or(|x| {
+        !x.is_empty()
+            && x.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    });
+    if !numeric || !suffix_ok || s.len() > 128 {
+        return Err((format!("`{s}` is not a version tag"), example.into()));
+    }
+    if !has_v {
+        return Err((
+            format!("image tag `{s}` lacks the leading `v`"),
+            format!("the projects tag their images \"v{s}\""),
+        ));
+    }
+    Ok(())
+}
+
+/// `host[:port][/path]` of a registry mirror, normalised without a trailing `/`.
+pub(crate) fn registry_mirror(s: &str) -> Result<String, Problem> {
+    if let Some((scheme, rest)) = s.split_once("://") {
+        return Err((
+            format!("registry_mirror `{s}` has a URL scheme `{scheme}://`"),
+            format!(
+                "container runtimes take the registry without a scheme: \"{}\"",
+                rest.trim_end_matches('/')
+            ),
+        ));
+    }
+    let form = "write host[:port][/path], e.g. \"registry.bank.example/k8s\"";
+    let norm = s.trim_end_matches('/');
+    let (hostport, path) = match norm.split_once('/') {
+        Some((h, p)) => (h, Some(p)),
+        None => (norm, None),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (hostport, None),
+    };
+    if let Some(p) = port
+        && !p.parse::<u16>().is_ok_and(|n| n > 0)
+    {
+        return Err((
+            format!("registry_mirror `{s}` has an invalid port `{p}`"),
+            format!("a TCP port is 1-65535; {form}"),
+        ));
+    }
+    if host.is_empty() || address(host).is_err() {
+        return Err((
+            format!("registry_mirror `{s}` does not start with a host name"),
+            form.into(),
+        ));
+    }
+    // Repository path components as the distribution spec allows them.
+    let component_ok = |c: &str| {
+        !c.is_empty()
+            && c.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+            })
+            && c.as_bytes()[0].is_ascii_alphanumeric()
+            && c.as_bytes()[c.len() - 1].is_ascii_alphanumeric()
+    };
+    if let Some(p) = path
+        && !p.split('/').all(component_ok)
+    {
+        return Err((
+            format!("registry_mirror `{s}` has an invalid path `{p}`"),
+            "path parts are lowercase letters, digits, '.', '_' and '-', e.g. \"registry.bank.example/k8s\"".into(),
+        ));
+    }
+    Ok(norm.to_string())
+}
+
+/// The OIDC issuer: an `https://` URL without query, fragment or user info, as kube-apiserver
+/// requires.
+pub(crate) fn issuer_url(s: &str) -> Result<(), Problem> {
+    if let Some(rest) = s.strip_prefix("http://") {
+        return Err((
+            format!("issuer_url `{s}` does not use https"),
+            format!("the API server only accepts https issuers: \"https://{rest}\""),
+        ));
+    }
+    let Some(rest) = s.strip_prefix("https://") else {
+        return Err((
+            format!("issuer_url `{s}` is not an https URL"),
+            "write the issuer exactly as the tokens' `iss` claim, e.g. \"https://idp.bank.example/realms/k8s\"".into(),
+        ));
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.is_empty() || s.contains(char::is_whitespace) {
+        return Err((
+            format!("issuer_url `{s}` has no host"),
+            "e.g. \"https://idp.bank.example/realms/k8s\"".into(),
+        ));
+    }
+    if authority.contains('@') || s.contains(['?', '#']) {
+        return Err((
+            format!("issuer_url `{s}` has user info, a query or a fragment"),
+            "the API server rejects them: give scheme, host and path only".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A light syntax check of a CEL expression over OIDC `claims`: string literals closed,
+/// brackets balanced, and `claims` referenced. The API server compiles the expression fully at
+/// start-up; this only catches what would otherwise surface as a crash-looping API server.
+pub(crate) fn cel_claims_expression(s: &str) -> Result<(), Problem> {
+    let mut stack: Vec<char> = Vec::new();
+    let mut chars = s.chars();
+    let mut words = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                let mut closed = false;
+                while let Some(x) = chars.next() {
+                    if x == '\\' {
+                        chars.next();
+                    } else if x == c {
+                        closed = true;
+                        break;
+                    }
+                }
+                if !closed {
+                    return Err((
+                        format!("CEL expression `{s}` has an unclosed string literal"),
+                        format!("close the string with {c}"),
+                    ));
+                }
+                words.push(' ');
+            }
+            '(' | '[' | '{' => stack.push(c),
+            ')' | ']' | '}' => {
+                let open = match c {
+                    ')' => '(',
+                    ']' => '[',
+                    _ => '{',
+                };
+                if stack.pop() != Some(open) {
+                    return Err((
+                        format!("CEL expression `{s}` has an unmatched `{c}`"),
+                        "balance the brackets".into(),
+                    ));
+                }
+                words.push(' ');
+            }
+            _ => words.push(c),
+        }
+    }
+    if let Some(open) = stack.last() {
+        return Err((
+            format!("CEL expression `{s}` has an unclosed `{open}`"),
+            "balance the brackets".into(),
+        ));
+    }
+    let mentions_claims = words
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|w| w == "claims");
+    if !mentions_claims {
+        return Err((
+            format!("CEL expression `{s}` does not look at `claims`"),
+            "the token's claims are `claims`, e.g. \"has(claims.amr) && claims.amr.exists(x, x == 'mfa')\"".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,5 +695,98 @@ mod tests {
         assert!(!interface_name("averyveryverylongname") && !interface_name("eth 0"));
         assert_eq!(suggest_label("My_Cluster!"), "my-cluster");
         assert!(dns_label("otp-prod") && !dns_label("Otp") && !dns_label("a_b"));
+    }
+
+    #[test]
+    fn image_tags() {
+        for ok in ["v0.9.2", "v3.30.7", "v1.7.1-flannel1", "v1.0.0-rc.1"] {
+            assert!(image_tag(ok).is_ok(), "{ok}");
+        }
+        assert!(image_tag("0.9.2").unwrap_err().1.contains("\"v0.9.2\""));
+        for bad in [
+            "latest",
+            "v1.2",
+            "v1.2.3-",
+            "ghcr.io/kube-vip/kube-vip:v0.9.2",
+            "v1.2.3@sha256:ab",
+        ] {
+            assert!(image_tag(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn registry_mirrors() {
+        for (input, norm) in [
+            ("registry.bank.example", "registry.bank.example"),
+            (
+                "registry.bank.example:5000/k8s/",
+                "registry.bank.example:5000/k8s",
+            ),
+            ("10.0.0.5:5000", "10.0.0.5:5000"),
+            ("localhost/a/b_c", "localhost/a/b_c"),
+        ] {
+            assert_eq!(registry_mirror(input).unwrap(), norm);
+        }
+        let (m, h) = registry_mirror("https://registry.bank.example/k8s").unwrap_err();
+        assert!(
+            m.contains("scheme") && h.contains("\"registry.bank.example/k8s\""),
+            "{m} {h}"
+        );
+        assert!(
+            registry_mirror("reg.example:0")
+                .unwrap_err()
+                .0
+                .contains("port")
+        );
+        assert!(registry_mirror("reg.example:x").is_err());
+        assert!(
+            registry_mirror("reg.example/K8s")
+                .unwrap_err()
+                .0
+                .contains("path")
+        );
+        assert!(registry_mirror("reg.example//k8s").is_err());
+        assert!(registry_mirror("/k8s").is_err());
+        assert!(registry_mirror("bad host").is_err());
+    }
+
+    #[test]
+    fn issuer_urls() {
+        assert!(issuer_url("https://idp.example.com/realms/k8s").is_ok());
+        assert!(issuer_url("https://10.0.0.9:8443").is_ok());
+        assert!(
+            issuer_url("http://idp.example.com")
+                .unwrap_err()
+                .1
+                .contains("https://idp.example.com")
+        );
+        assert!(issuer_url("idp.example.com").is_err());
+        assert!(issuer_url("https://").is_err());
+        assert!(issuer_url("https://idp.example.com/?x=1").is_err());
+        assert!(issuer_url("https://u@idp.example.com").is_err());
+    }
+
+    #[test]
+    fn cel_expressions() {
+        for ok in [
+            "has(claims.amr) && claims.amr.exists(x, x == 'mfa')",
+            "claims.acr == \"gold\"",
+            "claims['email_verified'] == true",
+            "'a)b' != claims.x",
+        ] {
+            assert!(cel_claims_expression(ok).is_ok(), "{ok}");
+        }
+        for (bad, what) in [
+            ("has(claims.amr", "unclosed `(`"),
+            ("claims.amr)", "unmatched `)`"),
+            ("claims.acr == 'gold", "unclosed string"),
+            ("true", "does not look at `claims`"),
+            ("'claims' == 'claims'", "does not look at `claims`"),
+        ] {
+            assert!(
+                cel_claims_expression(bad).unwrap_err().0.contains(what),
+                "{bad}"
+            );
+        }
     }
 }

@@ -5,12 +5,14 @@
 //! reports every problem as `FILE:LINE:COL: what is wrong (what would be right)`.
 //! The file format is documented for operators in docs/inventory.md.
 
+pub mod addons;
 mod checks;
 pub mod load;
 pub mod log_parsers;
 pub mod model;
 mod reader;
 mod resolve;
+mod settings;
 #[cfg(test)]
 mod tests;
 

@@ -20,8 +20,8 @@ pub struct Inventory {
     pub bastions: Vec<Bastion>,
     pub packages: PackageSource,
     pub run: RunSettings,
-    /// Addon settings; free-form until the addon issues define them.
-    pub addons: toml::Table,
+    /// `[addons]`: which cluster add-ons are deployed and how (see `super::addons`).
+    pub addons: super::addons::Addons,
     /// `[[log_parser]]` definitions in file order (Fluent Bit and `otp-provision logs`).
     pub log_parsers: Vec<LogParser>,
 }
@@ -62,6 +62,14 @@ pub struct Cluster {
     /// DNS domain of the cluster, `cluster.local` unless set.
     pub dns_domain: String,
     pub cni: Cni,
+    /// Images the cluster phases deploy (kube-vip, CNI) and an optional registry mirror.
+    pub images: ImageSettings,
+    /// haproxy + keepalived details for the `haproxy-keepalived` endpoint mode.
+    pub load_balancer: LoadBalancerSettings,
+    /// Hardened defaults: audit log, encryption at rest, Pod Security Admission, kubelet.
+    pub security: SecuritySettings,
+    /// Optional OIDC login through the API server's structured authentication configuration.
+    pub oidc: Option<OidcSettings>,
 }
 
 impl Cluster {
@@ -216,6 +224,173 @@ pub struct RunSettings {
     pub sessions_per_host: usize,
     /// Where run journals and fetched kubeconfigs go (absolute after loading).
     pub state_dir: PathBuf,
+}
+
+/// `[cluster.images]`: pinned versions, overridable, and a mirror for air-gapped sites.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageSettings {
+    /// Registry host (optionally with a path) replacing `registry.k8s.io`, `docker.io`, `ghcr.io`
+    /// and `quay.io` in every image the cluster phases deploy, e.g. `registry.bank.example/k8s`.
+    /// Image paths below the registry are kept (`ghcr.io/kube-vip/kube-vip` becomes
+    /// `MIRROR/kube-vip/kube-vip`); for kubeadm it becomes `imageRepository`.
+    pub registry_mirror: Option<String>,
+    pub kube_vip: String,
+    pub calico: String,
+    pub flannel: String,
+    pub flannel_cni_plugin: String,
+}
+
+impl Default for ImageSettings {
+    fn default() -> Self {
+        ImageSettings {
+            registry_mirror: None,
+            kube_vip: "v0.9.2".into(),
+            calico: "v3.30.7".into(),
+            flannel: "v0.27.2".into(),
+            flannel_cni_plugin: "v1.7.1-flannel1".into(),
+        }
+    }
+}
+
+/// `[cluster.load_balancer]`: keepalived/haproxy settings for `haproxy-keepalived`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadBalancerSettings {
+    /// VRRP router id: identical on all keepalived hosts of this cluster, unique in the subnet.
+    pub virtual_router_id: u8,
+}
+
+impl Default for LoadBalancerSettings {
+    fn default() -> Self {
+        LoadBalancerSettings {
+            virtual_router_id: 51,
+        }
+    }
+}
+
+/// `[cluster.security]`: the hardened defaults an auditor expects (CIS benchmark values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecuritySettings {
+    pub encryption_provider: EncryptionProvider,
+    /// Days to keep rotated audit logs (CIS >= 30).
+    pub audit_log_max_age: u32,
+    /// Rotated audit log files kept (CIS >= 10).
+    pub audit_log_max_backup: u32,
+    /// MB before an audit log is rotated (CIS >= 100).
+    pub audit_log_max_size: u32,
+    /// Pod Security Admission levels for namespaces without their own labels.
+    pub psa_enforce: PsaLevel,
+    pub psa_audit: PsaLevel,
+    pub psa_warn: PsaLevel,
+    /// Namespaces exempt from Pod Security Admission (system pods such as the CNI run there).
+    pub psa_exempt_namespaces: Vec<String>,
+    /// kubelet `protectKernelDefaults`: the node must then set the kernel tunables the kubelet
+    /// expects (vm.overcommit_memory=1, vm.panic_on_oom=0, kernel.panic=10,
+    /// kernel.panic_on_oops=1, kernel.keys.root_maxkeys=1000000, kernel.keys.root_maxbytes=25000000).
+    pub kubelet_protect_kernel_defaults: bool,
+    /// kubelet `podPidsLimit` (CIS 4.2.13).
+    pub pod_pids_limit: i64,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            encryption_provider: EncryptionProvider::Aescbc,
+            audit_log_max_age: 30,
+            audit_log_max_backup: 10,
+            audit_log_max_size: 100,
+            psa_enforce: PsaLevel::Baseline,
+            psa_audit: PsaLevel::Restricted,
+            psa_warn: PsaLevel::Restricted,
+            psa_exempt_namespaces: vec!["kube-system".into()],
+            kubelet_protect_kernel_defaults: true,
+            pod_pids_limit: 4096,
+        }
+    }
+}
+
+/// Providers CIS 1.2.28 accepts that need no external KMS plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncryptionProvider {
+    Aescbc,
+    Secretbox,
+}
+
+impl EncryptionProvider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EncryptionProvider::Aescbc => "aescbc",
+            EncryptionProvider::Secretbox => "secretbox",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PsaLevel {
+    Privileged,
+    Baseline,
+    Restricted,
+}
+
+impl PsaLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PsaLevel::Privileged => "privileged",
+            PsaLevel::Baseline => "baseline",
+            PsaLevel::Restricted => "restricted",
+        }
+    }
+}
+
+/// `[cluster.oidc]`: people log in with the bank's identity provider instead of certificates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OidcSettings {
+    /// Must equal the tokens' `iss` claim.
+    pub issuer_url: String,
+    /// Accepted `aud` values (the OIDC client id).
+    pub audiences: Vec<String>,
+    /// PEM of the CA that signs the issuer's TLS certificate (the loader reads `ca_file`).
+    pub certificate_authority: Option<String>,
+    pub username_claim: String,
+    pub username_prefix: String,
+    pub groups_claim: Option<String>,
+    pub groups_prefix: String,
+    /// Require evidence of multi-factor authentication in the token.
+    pub require_mfa: bool,
+    /// CEL over `claims` deciding whether the token proves MFA; IdP-specific (`amr` per RFC 8176
+    /// by default, Keycloak often uses `acr`).
+    pub mfa_expression: String,
+    /// Further CEL claim rules, each with the message shown when it fails.
+    pub claim_rules: Vec<OidcClaimRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OidcClaimRule {
+    pub expression: String,
+    pub message: String,
+}
+
+impl OidcSettings {
+    /// Default MFA rule: the IdP lists `mfa` among the authentication methods (RFC 8176 `amr`).
+    pub const DEFAULT_MFA_EXPRESSION: &'static str =
+        "has(claims.amr) && claims.amr.exists(x, x == 'mfa')";
+
+    /// Settings with the documented defaults for everything but issuer and audience.
+    pub fn new(issuer_url: impl Into<String>, audience: impl Into<String>) -> Self {
+        OidcSettings {
+            issuer_url: issuer_url.into(),
+            audiences: vec![audience.into()],
+            certificate_authority: None,
+            username_claim: "email".into(),
+            username_prefix: "oidc:".into(),
+            groups_claim: Some("groups".into()),
+            groups_prefix: "oidc:".into(),
+            require_mfa: true,
+            mfa_expression: Self::DEFAULT_MFA_EXPRESSION.into(),
+            claim_rules: Vec::new(),
+        }
+    }
 }
 
 /// Kubernetes minor versions (`1.N`) this release of otp-provision can install.

@@ -7,13 +7,13 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
-use serde::Deserialize as _;
 use serde_spanned::Spanned;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeTable;
 
 use super::checks::{self, AddrKind};
 use super::model::*;
-use super::reader::{Diags, Span, TableReader, Value};
+use super::reader::{Diags, Span, TableReader};
+use super::settings;
 
 /// What resolution needs from the outside world (injected so tests do not depend on `$HOME`).
 pub(crate) struct Env {
@@ -34,7 +34,7 @@ fn sp<T>(span: Span, v: T) -> Sp<T> {
 }
 
 /// Parses a string against a fixed set of spellings; reports the closest one otherwise.
-fn choice<T: Copy>(
+pub(super) fn choice<T: Copy>(
     d: &mut Diags,
     key: &str,
     value: Option<Sp<String>>,
@@ -237,7 +237,7 @@ fn ssh_table(t: &mut TableReader<'_, '_>, d: &mut Diags, owner: &str, in_bastion
 }
 
 /// Expands `~`, resolves relative paths against the inventory's directory.
-fn resolve_path(env: &Env, d: &mut Diags, p: &Sp<String>) -> Option<PathBuf> {
+pub(super) fn resolve_path(env: &Env, d: &mut Diags, p: &Sp<String>) -> Option<PathBuf> {
     let s = p.get_ref();
     let home_rel = if s == "~" {
         Some("")
@@ -522,6 +522,9 @@ fn top_special(key: &str) -> Option<String> {
         "group" => Some("group defaults are [groups.NAME] sections".into()),
         "name" | "kubernetes_version" | "pod_subnet" | "service_subnet" | "dns_domain" | "cni"
         | "endpoint" => Some(format!("`{key}` belongs in [cluster]")),
+        "images" | "load_balancer" | "security" | "oidc" => {
+            Some(format!("write it as [cluster.{key}]"))
+        }
         k if SSH_KEYS.contains(&k) => Some(format!("`{key}` belongs in [ssh]")),
         _ => None,
     }
@@ -533,6 +536,18 @@ fn cluster_special(key: &str) -> Option<String> {
             Some("the API endpoint is [cluster.endpoint] with mode, address, port".into())
         }
         "version" => Some("write kubernetes_version = \"1.33.4\"".into()),
+        "registry_mirror" | "kube_vip" | "calico" | "flannel" | "flannel_cni_plugin" => {
+            Some(format!("`{key}` belongs in [cluster.images]"))
+        }
+        "virtual_router_id" => {
+            Some("`virtual_router_id` belongs in [cluster.load_balancer]".into())
+        }
+        k if k.starts_with("audit_log_") || k.starts_with("psa_") || k == "encryption_provider" => {
+            Some(format!("`{key}` belongs in [cluster.security]"))
+        }
+        "issuer_url" | "audiences" | "require_mfa" => {
+            Some(format!("`{key}` belongs in [cluster.oidc]"))
+        }
         _ => None,
     }
 }
@@ -549,6 +564,11 @@ struct RawCluster {
     dns_domain: String,
     cni: Cni,
     endpoint: Option<RawEndpoint>,
+    images: ImageSettings,
+    load_balancer: LoadBalancerSettings,
+    security: SecuritySettings,
+    /// `Some(None)`: a [cluster.oidc] table whose problems were reported.
+    oidc: Option<Option<OidcSettings>>,
 }
 
 struct RawEndpoint {
@@ -572,7 +592,7 @@ fn cidr_value(d: &mut Diags, v: Option<Sp<String>>, default: &str) -> Option<Sp<
     }
 }
 
-fn required(d: &mut Diags, t: &TableReader<'_, '_>, key: &str, example: &str) {
+pub(super) fn required(d: &mut Diags, t: &TableReader<'_, '_>, key: &str, example: &str) {
     if t.has_misspelling_of(key) {
         return;
     }
@@ -583,7 +603,7 @@ fn required(d: &mut Diags, t: &TableReader<'_, '_>, key: &str, example: &str) {
     );
 }
 
-fn read_cluster(mut t: TableReader<'_, '_>, d: &mut Diags) -> RawCluster {
+fn read_cluster(mut t: TableReader<'_, '_>, d: &mut Diags, env: &Env) -> RawCluster {
     t = t.with_special(cluster_special);
     let name = t.nonempty(d, "name");
     let name = match name {
@@ -657,6 +677,42 @@ fn read_cluster(mut t: TableReader<'_, '_>, d: &mut Diags) -> RawCluster {
     let endpoint = t
         .table(d, "endpoint", "[cluster.endpoint]")
         .map(|e| read_endpoint(e, d));
+    let images = t
+        .table(d, "images", "[cluster.images]")
+        .map(|x| settings::read_images(x, d))
+        .unwrap_or_default();
+    let lb_table = t.key_span("load_balancer");
+    let load_balancer = t
+        .table(d, "load_balancer", "[cluster.load_balancer]")
+        .map(|x| settings::read_load_balancer(x, d))
+        .unwrap_or_default();
+    // keepalived is the only user of the VRRP settings.
+    let mode = endpoint
+        .as_ref()
+        .map(|e| e.mode.as_ref().map(|m| *m.get_ref()));
+    if let Some(span) = lb_table
+        && matches!(
+            mode,
+            None | Some(Some(EndpointMode::KubeVip | EndpointMode::External))
+        )
+    {
+        let why = match mode {
+            Some(Some(m)) => format!("with endpoint mode \"{}\"", endpoint_mode_name(m)),
+            _ => "without [cluster.endpoint]".into(),
+        };
+        d.warn(
+            span,
+            format!("[cluster.load_balancer] is unused {why}"),
+            "it configures keepalived for mode = \"haproxy-keepalived\"; remove it otherwise",
+        );
+    }
+    let security = t
+        .table(d, "security", "[cluster.security]")
+        .map(|x| settings::read_security(x, d))
+        .unwrap_or_default();
+    let oidc = t
+        .table(d, "oidc", "[cluster.oidc]")
+        .map(|x| settings::read_oidc(x, d, env));
     let span = t.span.clone();
     t.finish(d);
     RawCluster {
@@ -668,6 +724,10 @@ fn read_cluster(mut t: TableReader<'_, '_>, d: &mut Diags) -> RawCluster {
         dns_domain,
         cni,
         endpoint,
+        images,
+        load_balancer,
+        security,
+        oidc,
     }
 }
 
@@ -978,26 +1038,6 @@ fn read_bastion(mut t: TableReader<'_, '_>, d: &mut Diags) -> RawBastion {
     RawBastion { name, address, ssh }
 }
 
-fn read_addons(d: &mut Diags, v: &Value<'_>) -> toml::Table {
-    if !matches!(v.get_ref(), DeValue::Table(_)) {
-        d.error(
-            v.span(),
-            format!("`addons` must be a table, found {}", v.get_ref().type_str()),
-            "write an [addons] section",
-        );
-        return toml::Table::new();
-    }
-    let de = toml::de::ValueDeserializer::from(v.clone());
-    toml::Table::deserialize(de).unwrap_or_else(|e| {
-        d.error(
-            v.span(),
-            format!("cannot read [addons]: {}", e.message()),
-            "addon settings are plain TOML values",
-        );
-        toml::Table::new()
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // The whole inventory
 
@@ -1011,7 +1051,7 @@ pub(crate) fn resolve(
 
     let cluster = top
         .table(d, "cluster", "[cluster]")
-        .map(|t| read_cluster(t, d));
+        .map(|t| read_cluster(t, d, env));
     if top.key_span("cluster").is_none() {
         d.error(
             0..0,
@@ -1054,7 +1094,7 @@ pub(crate) fn resolve(
         .collect();
     let addons = top
         .raw("addons")
-        .map(|(_, v)| read_addons(d, v))
+        .map(|(_, v)| super::addons::read_addons(d, v))
         .unwrap_or_default();
     let log_parsers = super::log_parsers::read(&mut top, d);
     let top_host_span = top.key_span("host");
@@ -1155,6 +1195,13 @@ pub(crate) fn resolve(
             service_subnet: *cluster.service_subnet?.get_ref(),
             dns_domain: cluster.dns_domain,
             cni: cluster.cni,
+            images: cluster.images,
+            load_balancer: cluster.load_balancer,
+            security: cluster.security,
+            oidc: match cluster.oidc {
+                Some(o) => Some(o?),
+                None => None,
+            },
         },
         hosts: host_models,
         bastions: bastion_models,

@@ -50,6 +50,13 @@ group = "cp"
     )
 }
 
+/// MIN plus a valid `[cluster.oidc]` at lines 8-10; `extra` starts at line 11.
+fn with_oidc(extra: &str) -> String {
+    min_plus(&format!(
+        "[cluster.oidc]\nissuer_url = \"https://idp.example.com\"\naudiences = [\"k8s\"]\n{extra}"
+    ))
+}
+
 struct Case {
     name: &'static str,
     text: String,
@@ -636,6 +643,256 @@ fn malformed() -> Vec<Case> {
             "at least 1",
             1,
         ),
+        case(
+            "registry mirror with a scheme",
+            min_plus("[cluster.images]\nregistry_mirror = \"https://reg.example/k8s/\"\n"),
+            "9:19",
+            "registry_mirror `https://reg.example/k8s/` has a URL scheme",
+            "\"reg.example/k8s\"",
+            1,
+        ),
+        case(
+            "registry mirror with an uppercase path",
+            min_plus("[cluster.images]\nregistry_mirror = \"reg.example:5000/K8s\"\n"),
+            "9:19",
+            "has an invalid path `K8s`",
+            "lowercase",
+            1,
+        ),
+        case(
+            "image tag without the v",
+            min_plus("[cluster.images]\nkube_vip = \"0.9.2\"\n"),
+            "9:12",
+            "kube_vip: image tag `0.9.2` lacks the leading `v`",
+            "\"v0.9.2\"",
+            1,
+        ),
+        case(
+            "full image reference instead of a tag",
+            min_plus("[cluster.images]\ncalico = \"docker.io/calico/node:v3.30.7\"\n"),
+            "9:10",
+            "calico: `docker.io/calico/node:v3.30.7` is not an image tag",
+            "registry_mirror",
+            1,
+        ),
+        case(
+            "misspelled image key",
+            min_plus("[cluster.images]\nflannel_cni_plugins = \"v1.7.1-flannel1\"\n"),
+            "9:1",
+            "unknown key `flannel_cni_plugins` in [cluster.images]",
+            "did you mean `flannel_cni_plugin`",
+            1,
+        ),
+        case(
+            "[images] at the top level",
+            min_plus("[images]\ncalico = \"v3.30.7\"\n"),
+            "8:2",
+            "unknown key `images` in the inventory",
+            "[cluster.images]",
+            1,
+        ),
+        case(
+            "virtual_router_id above 255",
+            min_plus("[cluster.load_balancer]\nvirtual_router_id = 256\n"),
+            "9:21",
+            "`virtual_router_id` = 256 is out of range in [cluster.load_balancer]",
+            "1-255",
+            1,
+        ),
+        case(
+            "virtual_router_id written in [cluster]",
+            MIN.replace("[[host]]", "virtual_router_id = 7\n[[host]]"),
+            "4:1",
+            "unknown key `virtual_router_id` in [cluster]",
+            "belongs in [cluster.load_balancer]",
+            1,
+        ),
+        case(
+            "encryption provider without a KMS-free key",
+            min_plus("[cluster.security]\nencryption_provider = \"aesgcm\"\n"),
+            "9:23",
+            "unknown encryption_provider `aesgcm`",
+            "200k writes",
+            1,
+        ),
+        case(
+            "audit log age zero",
+            min_plus("[cluster.security]\naudit_log_max_age = 0\n"),
+            "9:21",
+            "`audit_log_max_age` = 0 is out of range in [cluster.security]",
+            "positive",
+            1,
+        ),
+        case(
+            "audit log size as a string",
+            min_plus("[cluster.security]\naudit_log_max_size = \"100M\"\n"),
+            "9:22",
+            "`audit_log_max_size` in [cluster.security] must be an integer, found string",
+            "without quotes",
+            1,
+        ),
+        case(
+            "misspelled PSA level",
+            min_plus("[cluster.security]\npsa_enforce = \"basline\"\n"),
+            "9:15",
+            "unknown psa_enforce `basline`",
+            "did you mean `baseline`",
+            1,
+        ),
+        case(
+            "PSA exempt namespace that is not a DNS label",
+            min_plus(
+                "[cluster.security]\npsa_exempt_namespaces = [\"kube-system\", \"Kube_Public\"]\n",
+            ),
+            "9:41",
+            "`Kube_Public` is not a namespace name",
+            "\"kube-public\"",
+            1,
+        ),
+        case(
+            "PSA exempt namespace listed twice",
+            min_plus(
+                "[cluster.security]\npsa_exempt_namespaces = [\"kube-system\", \"kube-system\"]\n",
+            ),
+            "9:41",
+            "namespace `kube-system` is listed twice",
+            "first at line 9",
+            1,
+        ),
+        case(
+            "protect_kernel_defaults as a string",
+            min_plus("[cluster.security]\nkubelet_protect_kernel_defaults = \"yes\"\n"),
+            "9:35",
+            "must be a boolean, found string",
+            "kubelet_protect_kernel_defaults = true",
+            1,
+        ),
+        case(
+            "pod_pids_limit zero",
+            min_plus("[cluster.security]\npod_pids_limit = 0\n"),
+            "9:18",
+            "`pod_pids_limit` = 0 would stop every pod",
+            "-1 for no limit",
+            1,
+        ),
+        case(
+            "pod_pids_limit below -1",
+            min_plus("[cluster.security]\npod_pids_limit = -5\n"),
+            "9:18",
+            "`pod_pids_limit` = -5 is out of range",
+            "-1 for no limit",
+            1,
+        ),
+        case(
+            "audit key written in [cluster]",
+            MIN.replace("[[host]]", "audit_log_max_age = 30\n[[host]]"),
+            "4:1",
+            "unknown key `audit_log_max_age` in [cluster]",
+            "belongs in [cluster.security]",
+            1,
+        ),
+        case(
+            "OIDC issuer over plain http",
+            min_plus(
+                "[cluster.oidc]\nissuer_url = \"http://idp.example.com\"\naudiences = [\"k8s\"]\n",
+            ),
+            "9:14",
+            "issuer_url `http://idp.example.com` does not use https",
+            "\"https://idp.example.com\"",
+            1,
+        ),
+        case(
+            "OIDC without issuer",
+            min_plus("[cluster.oidc]\naudiences = [\"k8s\"]\n"),
+            "8:1",
+            "[cluster.oidc] has no `issuer_url`",
+            "issuer_url = \"https://",
+            1,
+        ),
+        case(
+            "OIDC with an empty audience list",
+            min_plus("[cluster.oidc]\nissuer_url = \"https://idp.example.com\"\naudiences = []\n"),
+            "10:13",
+            "`audiences` in [cluster.oidc] is empty",
+            "client id",
+            1,
+        ),
+        case(
+            "OIDC audience listed twice",
+            min_plus(
+                "[cluster.oidc]\nissuer_url = \"https://idp.example.com\"\naudiences = [\"k8s\", \"k8s\"]\n",
+            ),
+            "10:21",
+            "audience `k8s` is listed twice",
+            "first at line 10",
+            1,
+        ),
+        case(
+            "OIDC ca_file that does not exist",
+            with_oidc("ca_file = \"pki/idp-ca.pem\"\n"),
+            "11:11",
+            "cannot read ca_file `/inv/pki/idp-ca.pem`",
+            "PEM file of the CA",
+            1,
+        ),
+        case(
+            "OIDC client_id instead of audiences",
+            with_oidc("client_id = \"k8s\"\n"),
+            "11:1",
+            "unknown key `client_id` in [cluster.oidc]",
+            "audiences = [",
+            1,
+        ),
+        case(
+            "OIDC require_mfa as a string",
+            with_oidc("require_mfa = \"yes\"\n"),
+            "11:15",
+            "`require_mfa` in [cluster.oidc] must be a boolean",
+            "require_mfa = true",
+            1,
+        ),
+        case(
+            "OIDC mfa_expression with an unclosed bracket",
+            with_oidc("mfa_expression = \"has(claims.acr\"\n"),
+            "11:18",
+            "mfa_expression: CEL expression `has(claims.acr` has an unclosed `(`",
+            "balance",
+            1,
+        ),
+        case(
+            "OIDC username prefix in the system namespace",
+            with_oidc("username_prefix = \"system:\"\n"),
+            "11:19",
+            "username_prefix `system:` starts with the reserved `system:`",
+            "\"oidc:\"",
+            1,
+        ),
+        case(
+            "OIDC claim rule without message",
+            with_oidc(
+                "[[cluster.oidc.claim_rules]]\nexpression = \"claims.email_verified == true\"\n",
+            ),
+            "11:1",
+            "[[cluster.oidc.claim_rules]] #1 has no `message`",
+            "message = ",
+            1,
+        ),
+        case(
+            "OIDC claim rule that never looks at claims",
+            with_oidc("claim_rules = [{ expression = \"true\", message = \"m\" }]\n"),
+            "11:31",
+            "expression: CEL expression `true` does not look at `claims`",
+            "claims.amr",
+            1,
+        ),
+        case(
+            "OIDC claim rules as a single table",
+            with_oidc("[cluster.oidc.claim_rules]\nexpression = \"claims.x == 'y'\"\n"),
+            "11:1",
+            "`claim_rules` must be an array of tables",
+            "double brackets",
+            1,
+        ),
     ]
 }
 
@@ -729,6 +986,16 @@ fn example_inventory_is_valid_and_complete() {
     assert_eq!(ep.mode, EndpointMode::HaproxyKeepalived);
     assert_eq!((ep.address.as_str(), ep.port), ("10.0.0.100", 6443));
     assert!(matches!(inv.packages, PackageSource::Upstream));
+    // The example spells out the defaults the cluster phases were written for.
+    assert_eq!(inv.cluster.images, ImageSettings::default());
+    assert_eq!(inv.cluster.load_balancer, LoadBalancerSettings::default());
+    assert_eq!(inv.cluster.security, SecuritySettings::default());
+    let oidc = inv.cluster.oidc.as_ref().expect("the example shows OIDC");
+    assert_eq!(
+        oidc,
+        &OidcSettings::new("https://idp.example.com/realms/k8s", "kubernetes-prod")
+    );
+    assert!(oidc.require_mfa);
     let jump = inv.bastion("jump1").unwrap();
     assert_eq!(jump.ssh.user, "jump");
     assert_eq!(
@@ -769,7 +1036,7 @@ fn defaults_fill_everything_left_out() {
     assert_eq!(inv.run.parallel_hosts, 256);
     assert_eq!(inv.run.sessions_per_host, 8);
     assert_eq!(inv.run.state_dir, PathBuf::from("/inv/.otp-provision"));
-    assert!(inv.addons.is_empty());
+    assert_eq!(inv.addons, super::addons::Addons::default());
     let s = &inv.hosts[0].ssh;
     assert_eq!((s.user.as_str(), s.port), ("root", 22));
     assert!(s.key_files.is_empty() && s.agent);
@@ -1044,7 +1311,7 @@ url = "https://mirror.example.com/k8s/"
 key_url = "https://mirror.example.com/k8s/Release.key"
 debian = true
 [addons]
-metrics = { enabled = true, replicas = 2 }
+metrics_server = { enabled = true, replicas = 3 }
 "#,
     );
     let inv = ok(&text).inventory;
@@ -1063,7 +1330,10 @@ metrics = { enabled = true, replicas = 2 }
         }
         other => panic!("expected a mirror, got {other:?}"),
     }
-    assert_eq!(inv.addons["metrics"]["replicas"].as_integer(), Some(2));
+    assert_eq!(
+        inv.addons.metrics_server.as_ref().map(|m| m.replicas),
+        Some(3)
+    );
 }
 
 #[test]
@@ -1161,4 +1431,263 @@ fn ipv6_clusters_and_loopback_test_rigs_load() {
         inv.hosts.iter().map(|h| h.ssh.port).collect::<Vec<_>>(),
         [2201, 2202]
     );
+}
+
+#[test]
+fn cluster_settings_default_to_what_the_cluster_phases_expect() {
+    let c = ok(MIN).inventory.cluster;
+    assert_eq!(c.images, ImageSettings::default());
+    assert_eq!(c.images.registry_mirror, None);
+    assert_eq!(c.images.kube_vip, "v0.9.2");
+    assert_eq!(c.load_balancer.virtual_router_id, 51);
+    assert_eq!(c.security, SecuritySettings::default());
+    assert_eq!(c.security.encryption_provider, EncryptionProvider::Aescbc);
+    assert_eq!(c.security.psa_exempt_namespaces, ["kube-system"]);
+    assert!(c.oidc.is_none());
+    // An empty table changes nothing either; [cluster.oidc] needs issuer and audiences.
+    let c = ok(&min_plus(
+        "[cluster.images]\n[cluster.security]\n[cluster.oidc]\nissuer_url = \"https://idp.example.com\"\naudiences = [\"k8s\"]\n",
+    ))
+    .inventory
+    .cluster;
+    assert_eq!(c.images, ImageSettings::default());
+    assert_eq!(c.security, SecuritySettings::default());
+    assert_eq!(
+        c.oidc,
+        Some(OidcSettings::new("https://idp.example.com", "k8s"))
+    );
+}
+
+#[test]
+fn cluster_settings_are_read_from_their_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("pki")).unwrap();
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
+    std::fs::write(dir.path().join("pki/idp-ca.pem"), pem).unwrap();
+    let text = three_cp(
+        r#"[cluster.endpoint]
+mode = "haproxy-keepalived"
+address = "10.0.0.100"
+[cluster.images]
+registry_mirror = "registry.bank.example:5000/k8s/"
+kube_vip = "v0.9.3"
+calico = "v3.30.8"
+flannel = "v0.27.3"
+flannel_cni_plugin = "v1.7.2-flannel1"
+[cluster.load_balancer]
+virtual_router_id = 77
+[cluster.security]
+encryption_provider = "secretbox"
+audit_log_max_age = 90
+audit_log_max_backup = 20
+audit_log_max_size = 200
+psa_enforce = "restricted"
+psa_audit = "restricted"
+psa_warn = "baseline"
+psa_exempt_namespaces = ["kube-system", "calico-system"]
+kubelet_protect_kernel_defaults = true
+pod_pids_limit = 8192
+[cluster.oidc]
+issuer_url = "https://idp.bank.example/realms/k8s"
+audiences = ["kubernetes-prod", "kubectl"]
+ca_file = "pki/idp-ca.pem"
+username_claim = "preferred_username"
+username_prefix = ""
+groups_claim = "roles"
+groups_prefix = "idp:"
+require_mfa = true
+mfa_expression = "claims.acr == 'gold'"
+[[cluster.oidc.claim_rules]]
+expression = "claims.email_verified == true"
+message = "verify your e-mail"
+[[cluster.oidc.claim_rules]]
+expression = "claims.department == 'ops'"
+message = "only operations staff"
+"#,
+    );
+    let loaded = load_with_home(
+        &dir.path().join("cluster.toml"),
+        &text,
+        Some(PathBuf::from("/home/op")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        loaded.warnings.is_empty(),
+        "{:?}",
+        warning_messages(&loaded)
+    );
+    let c = loaded.inventory.cluster;
+    assert_eq!(
+        c.images,
+        ImageSettings {
+            registry_mirror: Some("registry.bank.example:5000/k8s".into()),
+            kube_vip: "v0.9.3".into(),
+            calico: "v3.30.8".into(),
+            flannel: "v0.27.3".into(),
+            flannel_cni_plugin: "v1.7.2-flannel1".into(),
+        }
+    );
+    assert_eq!(c.load_balancer.virtual_router_id, 77);
+    assert_eq!(
+        c.security,
+        SecuritySettings {
+            encryption_provider: EncryptionProvider::Secretbox,
+            audit_log_max_age: 90,
+            audit_log_max_backup: 20,
+            audit_log_max_size: 200,
+            psa_enforce: PsaLevel::Restricted,
+            psa_audit: PsaLevel::Restricted,
+            psa_warn: PsaLevel::Baseline,
+            psa_exempt_namespaces: vec!["kube-system".into(), "calico-system".into()],
+            kubelet_protect_kernel_defaults: true,
+            pod_pids_limit: 8192,
+        }
+    );
+    let o = c.oidc.expect("oidc set");
+    assert_eq!(o.issuer_url, "https://idp.bank.example/realms/k8s");
+    assert_eq!(o.audiences, ["kubernetes-prod", "kubectl"]);
+    assert_eq!(o.certificate_authority.as_deref(), Some(pem));
+    assert_eq!(
+        (o.username_claim.as_str(), o.username_prefix.as_str()),
+        ("preferred_username", "")
+    );
+    assert_eq!(
+        (o.groups_claim.as_deref(), o.groups_prefix.as_str()),
+        (Some("roles"), "idp:")
+    );
+    assert!(o.require_mfa);
+    assert_eq!(o.mfa_expression, "claims.acr == 'gold'");
+    assert_eq!(
+        o.claim_rules,
+        [
+            OidcClaimRule {
+                expression: "claims.email_verified == true".into(),
+                message: "verify your e-mail".into(),
+            },
+            OidcClaimRule {
+                expression: "claims.department == 'ops'".into(),
+                message: "only operations staff".into(),
+            },
+        ],
+        "rules in file order"
+    );
+}
+
+#[test]
+fn oidc_options_turned_off() {
+    let c = ok(&with_oidc(
+        "require_mfa = false\ngroups_claim = \"\"\nclaim_rules = [{ expression = \"claims.x == 'y'\", message = \"m\" }]\n",
+    ))
+    .inventory
+    .cluster;
+    let o = c.oidc.unwrap();
+    assert_eq!(o.claim_rules.len(), 1, "inline rules are read too");
+    assert!(!o.require_mfa);
+    assert_eq!(o.groups_claim, None, "an empty groups_claim maps no groups");
+    assert_eq!(o.mfa_expression, OidcSettings::DEFAULT_MFA_EXPRESSION);
+}
+
+#[test]
+fn ca_file_without_a_certificate_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
+    let e = load_with_home(
+        &dir.path().join("cluster.toml"),
+        &with_oidc("ca_file = \"ca.pem\"\n"),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.diagnostics.len(), 1, "{e}");
+    let d = &e.diagnostics[0];
+    assert_eq!((d.line, d.col), (11, 11));
+    assert!(d.message.contains("holds no PEM certificate"), "{e}");
+}
+
+#[test]
+fn weaker_than_cis_security_settings_warn_at_their_values() {
+    let text = min_plus(
+        r#"[cluster.security]
+audit_log_max_age = 7
+audit_log_max_backup = 3
+audit_log_max_size = 50
+kubelet_protect_kernel_defaults = false
+pod_pids_limit = -1
+psa_exempt_namespaces = ["monitoring"]
+[cluster.oidc]
+issuer_url = "https://idp.example.com"
+audiences = ["k8s"]
+require_mfa = false
+mfa_expression = "claims.acr == 'gold'"
+"#,
+    )
+    .replace("[\"control-plane\"]", "[\"control-plane\", \"worker\"]");
+    let loaded = ok(&text);
+    let w = warning_messages(&loaded);
+    let expect = [
+        ":9:21: `audit_log_max_age` = 7 is below the CIS benchmark minimum of 30 days",
+        ":10:24: `audit_log_max_backup` = 3 is below the CIS benchmark minimum of 10 files",
+        ":11:22: `audit_log_max_size` = 50 is below the CIS benchmark minimum of 100 MB",
+        ":12:35: kubelet_protect_kernel_defaults = false departs from the CIS benchmark",
+        ":13:18: pod_pids_limit = -1 leaves pods without a PID limit",
+        ":14:25: kube-system is not exempt: psa_enforce = \"baseline\" rejects",
+        ":19:18: mfa_expression is unused with require_mfa = false",
+    ];
+    assert_eq!(w.len(), expect.len(), "{w:#?}");
+    for (got, want) in w.iter().zip(expect) {
+        assert!(got.contains(want), "{got} lacks {want}");
+    }
+    let s = loaded.inventory.cluster.security;
+    assert_eq!(
+        (
+            s.audit_log_max_age,
+            s.audit_log_max_backup,
+            s.audit_log_max_size
+        ),
+        (7, 3, 50)
+    );
+    assert_eq!(s.pod_pids_limit, -1);
+    assert_eq!(s.psa_exempt_namespaces, ["monitoring"]);
+    // With enforce = privileged nothing needs exempting.
+    let quiet =
+        min_plus("[cluster.security]\npsa_enforce = \"privileged\"\npsa_exempt_namespaces = []\n")
+            .replace("[\"control-plane\"]", "[\"control-plane\", \"worker\"]");
+    assert!(ok(&quiet).warnings.is_empty());
+}
+
+#[test]
+fn load_balancer_settings_outside_haproxy_keepalived_warn() {
+    let text = three_cp(
+        "[cluster.endpoint]\nmode = \"kube-vip\"\naddress = \"10.0.0.100\"\n[cluster.load_balancer]\nvirtual_router_id = 9\n",
+    );
+    let loaded = ok(&text);
+    let w = warning_messages(&loaded);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains(":7:10: [cluster.load_balancer] is unused with endpoint mode \"kube-vip\""),
+        "{w:?}"
+    );
+    assert_eq!(loaded.inventory.cluster.load_balancer.virtual_router_id, 9);
+}
+
+#[test]
+fn example_commented_cluster_options_are_valid_when_uncommented() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/example.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("# registry_mirror = ", "registry_mirror = ")
+        .replace("# mfa_expression = ", "mfa_expression = ")
+        .replace(
+            "# [[cluster.oidc.claim_rules]]",
+            "[[cluster.oidc.claim_rules]]",
+        )
+        .replace("# expression = ", "expression = ")
+        .replace("# message = ", "message = ");
+    let c = ok(&text).inventory.cluster;
+    assert_eq!(
+        c.images.registry_mirror.as_deref(),
+        Some("registry.bank.example/k8s")
+    );
+    let o = c.oidc.unwrap();
+    assert_eq!(o.mfa_expression, "claims.acr == 'gold'");
+    assert_eq!(o.claim_rules.len(), 1);
 }

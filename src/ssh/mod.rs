@@ -2,6 +2,15 @@
 //!
 //! CONTRACT used by facts/apply/lab: [`Target`], [`Connector`], [`Connection::exec`], [`Output`],
 //! [`SshError`]. The ssh helper owns the implementation files under this folder.
+//!
+//! Implementation: `client` (connections, exec), `auth` (methods and prompts order),
+//! `known_hosts` (OpenSSH file format), `prompt` (askpass / terminal), `sudo`.
+
+mod auth;
+mod client;
+mod known_hosts;
+mod prompt;
+mod sudo;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -109,7 +118,7 @@ pub struct Command {
     pub timeout: Option<Duration>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SshError {
     #[error("{host}: cannot connect to {addr}: {reason}")]
     Connect {
@@ -126,6 +135,15 @@ pub enum SshError {
         addr: String,
         file: String,
         line: usize,
+    },
+    #[error(
+        "{host}: host key {fingerprint} of {addr} is not one of the keys pinned in the inventory \
+         (ssh.host_keys); nothing was sent"
+    )]
+    HostKeyNotPinned {
+        host: String,
+        addr: String,
+        fingerprint: String,
     },
     #[error("{host}: host key for {addr} is not known ({detail})")]
     HostKeyUnknown {
@@ -157,6 +175,7 @@ impl SshError {
             SshError::Connect { host, .. }
             | SshError::HostKeyChanged { host, .. }
             | SshError::HostKeyUnknown { host, .. }
+            | SshError::HostKeyNotPinned { host, .. }
             | SshError::Auth { host, .. }
             | SshError::Timeout { host, .. }
             | SshError::Disconnected { host, .. }
@@ -165,45 +184,5 @@ impl SshError {
     }
 }
 
-/// Opens connections; owns things shared across hosts (prompt serialisation, bastion connections,
-/// the agent). STUB: the ssh helper implements it.
-#[derive(Clone, Default)]
-pub struct Connector {}
-
-impl Connector {
-    pub fn new() -> Self {
-        Connector {}
-    }
-
-    /// Connect and authenticate (through the bastion when `target.via` is set).
-    pub async fn connect(&self, target: &Target) -> Result<Connection, SshError> {
-        Err(SshError::Other {
-            host: target.name.clone(),
-            reason: "ssh not implemented yet".into(),
-        })
-    }
-}
-
-/// One authenticated connection; cheap to clone, safe to use from many tasks at once.
-#[derive(Clone)]
-pub struct Connection {
-    pub target: std::sync::Arc<Target>,
-}
-
-impl Connection {
-    pub fn host(&self) -> &str {
-        &self.target.name
-    }
-
-    /// Run a command in its own session channel (no PTY).
-    pub async fn exec(&self, cmd: Command) -> Result<Output, SshError> {
-        let _ = cmd;
-        Err(SshError::Other {
-            host: self.target.name.clone(),
-            reason: "ssh not implemented yet".into(),
-        })
-    }
-
-    /// Close the connection politely.
-    pub async fn close(&self) {}
-}
+pub use client::{Connection, Connector, DEFAULT_SESSIONS_PER_HOST, connect_all};
+pub use prompt::TerminalGuard;

@@ -103,3 +103,33 @@ fn check_json_output_is_machine_readable() {
     assert_eq!(v["control_planes"], 3);
     assert_eq!(v["hosts"], 8);
 }
+
+#[test]
+fn render_writes_node_cluster_and_addon_files_without_ssh() {
+    let home = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    bin()
+        .env("HOME", home.path())
+        .args(["render", "-i", "inventory/example.toml", "--out"])
+        .arg(out.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("file(s) written under"));
+    let read = |rel: &str| std::fs::read_to_string(out.path().join(rel)).unwrap();
+    assert!(read("hosts/cp1/etc/containerd/config.toml").contains("SystemdCgroup = true"));
+    let init = read("hosts/cp1/run/otp-provision/kubeadm-init.yaml");
+    assert!(init.contains("kind: InitConfiguration"));
+    let join = read("hosts/cp2/run/otp-provision/kubeadm-join.yaml");
+    // Run-time secrets are placeholders in rendered files, never values.
+    assert!(
+        join.contains("token: \"@@OTP:bootstrap-token@@\""),
+        "{join}"
+    );
+    assert!(
+        join.contains("certificateKey: \"@@OTP:certificate-key@@\""),
+        "{join}"
+    );
+    assert!(read("hosts/lb1/etc/haproxy/haproxy.cfg").contains("6443"));
+    assert!(out.path().join("cluster").read_dir().unwrap().count() > 0);
+    assert!(read("addons/metrics/manifest.yaml").contains("kind: "));
+}

@@ -2,4 +2,7 @@
 //! real servers (OpenSSH on loopback, lab containers).
 
 mod cli;
+mod engine;
 mod logs;
+mod ssh;
+mod support;

@@ -1,0 +1,358 @@
+//! The SSH side of the cluster phases (src/phases/cluster is pure): probing cluster state within
+//! the facts round trip, one API probe on one control plane, and executing cluster steps wave by
+//! wave with run-time values (token, certificate key, CA hash, encryption key) fed on stdin.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::apply::{self, Observer, StepResult};
+use crate::facts::{FactRequest, Facts};
+use crate::inventory::Inventory;
+use crate::phases::cluster::{
+    self, ClusterAction, ClusterState, ClusterStep, RuntimeValues, plan::LOCAL,
+};
+use crate::plan::{Action, Step};
+use crate::ssh::{Command, Connection};
+
+/// Name of the facts report carrying the cluster host probe.
+pub const HOST_REPORT: &str = "cluster/host";
+/// Reports run on control planes that hold admin.conf: the API probe and the addon probe. They
+/// ride in the facts round trip so a converged cluster costs no extra round trip to check.
+pub const API_REPORT: &str = "cluster/api";
+pub const ADDONS_REPORT: &str = "addons/live";
+
+fn when_admin_conf(script: &str) -> String {
+    format!("[ -f /etc/kubernetes/admin.conf ] || exit 0\n{script}")
+}
+
+/// Bounds one cluster step (a control-plane join waits for etcd and the API server).
+const STEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterRunError {
+    #[error("{host}: cluster probe: {reason}")]
+    Probe { host: String, reason: String },
+    #[error("{host}: step {step} failed: {reason}")]
+    Step {
+        host: String,
+        step: String,
+        reason: String,
+    },
+}
+
+/// haproxy + keepalived on load-balancer hosts are node steps (playbooks/endpoint.toml); the
+/// cluster planner's own load-balancer step only serves control planes doubling as load
+/// balancers (an inventory without load-balancer hosts). One rule for `up` and `render`.
+pub fn cluster_configures_load_balancers(inv: &Inventory) -> bool {
+    inv.load_balancers().next().is_none()
+}
+
+/// Add the cluster host probe to every host's facts request (no extra round trip).
+pub fn add_probe_reports(inv: &Inventory, reqs: &mut BTreeMap<String, FactRequest>) {
+    let vip = cluster::probe_vip(inv);
+    for (name, req) in reqs.iter_mut() {
+        if let Some(h) = inv.host(name) {
+            let files = cluster::probe_files(inv, h);
+            let files: Vec<&str> = files.iter().map(String::as_str).collect();
+            req.reports.insert(
+                HOST_REPORT.to_string(),
+                cluster::host_probe_script(&files, vip),
+            );
+            if h.has_role(crate::inventory::Role::ControlPlane) {
+                req.reports.insert(
+                    API_REPORT.to_string(),
+                    when_admin_conf(&cluster::api_probe_script()),
+                );
+                req.reports.insert(
+                    ADDONS_REPORT.to_string(),
+                    when_admin_conf(&crate::addons::probe_script()),
+                );
+            }
+        }
+    }
+}
+
+/// Build the cluster state from the gathered facts, plus one API probe on one control plane.
+pub async fn state(
+    inv: &Inventory,
+    facts: &BTreeMap<String, Facts>,
+    conns: &BTreeMap<String, Connection>,
+    observer: &dyn Observer,
+) -> Result<ClusterState, ClusterRunError> {
+    let mut st = ClusterState::default();
+    for (name, f) in facts {
+        let Some(out) = f.reports.get(HOST_REPORT) else {
+            continue;
+        };
+        let hf = cluster::parse_host_probe(name, out).map_err(|e| ClusterRunError::Probe {
+            host: name.clone(),
+            reason: e.to_string(),
+        })?;
+        st.hosts.insert(name.clone(), hf);
+    }
+    let local = cluster::plan::kubeconfig_path(inv);
+    if let Ok(text) = std::fs::read_to_string(&local) {
+        st.local_kubeconfig_server = cluster::kubeconfig_server(&text);
+    }
+    if let Some(host) = st.api_probe_host(inv) {
+        let out = facts
+            .get(host)
+            .and_then(|f| f.reports.get(API_REPORT))
+            .ok_or_else(|| ClusterRunError::Probe {
+                host: host.to_string(),
+                reason: "no API probe output".into(),
+            })?;
+        let api = cluster::parse_api_probe(host, out).map_err(|e| ClusterRunError::Probe {
+            host: host.to_string(),
+            reason: e.to_string(),
+        })?;
+        st.api = Some(api);
+    }
+    let _ = (conns, observer);
+    Ok(st)
+}
+
+/// The addon side of the cluster: parsed from the API host's facts report; empty (everything
+/// planned as new) before the cluster exists.
+pub fn addon_state(
+    inv: &Inventory,
+    st: &ClusterState,
+    facts: &BTreeMap<String, Facts>,
+) -> Result<crate::addons::LiveAddonState, ClusterRunError> {
+    let Some(host) = st.api_probe_host(inv) else {
+        return Ok(Default::default());
+    };
+    match facts.get(host).and_then(|f| f.reports.get(ADDONS_REPORT)) {
+        Some(out) if !out.trim().is_empty() => crate::addons::LiveAddonState::parse(host, out)
+            .map_err(|e| ClusterRunError::Probe {
+                host: host.to_string(),
+                reason: e.to_string(),
+            }),
+        _ => Ok(Default::default()),
+    }
+}
+
+/// Apply the addon steps on `host` in order, stopping at the first failure. Returns how many
+/// were applied.
+pub async fn apply_addons(
+    steps: &[crate::addons::AddonStep],
+    host: &str,
+    conns: &BTreeMap<String, Connection>,
+    observer: &dyn Observer,
+) -> Result<usize, ClusterRunError> {
+    let mut applied = 0;
+    for s in steps {
+        let Some(script) = s.apply_script() else {
+            continue;
+        };
+        let step = s.to_step();
+        let fail = |reason: String| ClusterRunError::Step {
+            host: host.to_string(),
+            step: step.id.clone(),
+            reason,
+        };
+        let conn = conns
+            .get(host)
+            .ok_or_else(|| fail("host is not connected".into()))?;
+        observer.step_started(host, &step);
+        let start = Instant::now();
+        let cmd = Command {
+            script,
+            privileged: true,
+            stdin: None,
+            timeout: Some(STEP_TIMEOUT),
+        };
+        let (res, record) = apply::exec(conn, &step.id, &step.title, cmd, observer).await;
+        let outcome = match res {
+            Err(e) => Err(fail(e.to_string())),
+            Ok(out) if !out.success() => Err(fail(format!(
+                "exit {:?}: {}",
+                out.code,
+                apply::tail(&out.stderr_str(), 15)
+            ))),
+            Ok(_) => Ok(()),
+        };
+        observer.step_finished(
+            host,
+            &step,
+            &StepResult {
+                ok: outcome.is_ok(),
+                code: record.code,
+                duration: start.elapsed(),
+                stderr_tail: String::new(),
+                error: outcome.as_ref().err().map(|e| e.to_string()),
+                commands: vec![record],
+            },
+        );
+        outcome?;
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+fn as_plan_step(s: &ClusterStep) -> Step {
+    Step {
+        phase: "cluster".into(),
+        id: s.id.clone(),
+        title: s.title.clone(),
+        change: true,
+        reason: s.reason.clone(),
+        action: Action::None,
+    }
+}
+
+/// Run `steps` wave by wave; steps of one wave run in parallel. Stops after the first wave with
+/// a failure (later waves depend on earlier ones). Returns how many steps were applied.
+pub async fn execute(
+    steps: &[ClusterStep],
+    conns: &BTreeMap<String, Connection>,
+    observer: &dyn Observer,
+) -> Result<usize, ClusterRunError> {
+    let mut rt = RuntimeValues::default();
+    let mut waves: BTreeMap<u32, Vec<&ClusterStep>> = BTreeMap::new();
+    for s in steps {
+        waves.entry(s.wave).or_default().push(s);
+    }
+    let mut applied = 0;
+    for (_, wave) in waves {
+        // Local actions first: later remote steps of the same wave may need generated values.
+        for s in wave.iter().filter(|s| s.host == LOCAL) {
+            match &s.action {
+                ClusterAction::Generate(input) => rt.generate(*input),
+                ClusterAction::RemoveLocal { path } => remove_local(path),
+                _ => {}
+            }
+            applied += 1;
+        }
+        let remote: Vec<&ClusterStep> = wave.into_iter().filter(|s| s.host != LOCAL).collect();
+        let futs: Vec<_> = remote
+            .iter()
+            .map(|s| run_remote(s, conns, &rt, observer))
+            .collect();
+        let results = futures::future::join_all(futs).await;
+        let mut first_error = None;
+        for (s, res) in remote.iter().zip(results) {
+            match res {
+                Ok(stdout) => {
+                    applied += 1;
+                    if let (
+                        ClusterAction::Script {
+                            capture: Some(c), ..
+                        },
+                        Some(out),
+                    ) = (&s.action, stdout)
+                        && let Err(e) = rt.record(*c, &out)
+                    {
+                        first_error.get_or_insert(ClusterRunError::Step {
+                            host: s.host.clone(),
+                            step: s.id.clone(),
+                            reason: e.to_string(),
+                        });
+                    }
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+    }
+    Ok(applied)
+}
+
+fn remove_local(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!("cannot remove {}: {e}", path.display());
+    }
+}
+
+/// Run one remote step; returns its stdout when the step captures a value.
+async fn run_remote(
+    s: &ClusterStep,
+    conns: &BTreeMap<String, Connection>,
+    rt: &RuntimeValues,
+    observer: &dyn Observer,
+) -> Result<Option<String>, ClusterRunError> {
+    let fail = |reason: String| ClusterRunError::Step {
+        host: s.host.clone(),
+        step: s.id.clone(),
+        reason,
+    };
+    let conn = conns
+        .get(&s.host)
+        .ok_or_else(|| fail("host is not connected".into()))?;
+    let plan_step = as_plan_step(s);
+    observer.step_started(&s.host, &plan_step);
+    let start = Instant::now();
+    let (script, stdin) = match &s.action {
+        ClusterAction::Script { script, stdin, .. } => {
+            let input = rt.stdin_for(stdin).map_err(|e| fail(e.to_string()))?;
+            (script.clone(), Some(input.expose().as_bytes().to_vec()))
+        }
+        ClusterAction::FetchKubeconfig { script, .. } => (script.clone(), None),
+        _ => return Ok(None),
+    };
+    let cmd = Command {
+        script,
+        privileged: true,
+        stdin,
+        timeout: Some(STEP_TIMEOUT),
+    };
+    let (res, record) = apply::exec(conn, &s.id, &s.title, cmd, observer).await;
+    let outcome = match res {
+        Err(e) => Err(fail(e.to_string())),
+        Ok(out) if !out.success() => Err(fail(format!(
+            "exit {:?}: {}",
+            out.code,
+            apply::tail(&out.stderr_str(), 15)
+        ))),
+        Ok(out) => match &s.action {
+            ClusterAction::FetchKubeconfig { local_path, .. } => {
+                write_private(local_path, &out.stdout)
+                    .map(|_| None)
+                    .map_err(fail)
+            }
+            ClusterAction::Script {
+                capture: Some(_), ..
+            } => Ok(Some(out.stdout_str())),
+            _ => Ok(None),
+        },
+    };
+    let result = StepResult {
+        ok: outcome.is_ok(),
+        code: record.code,
+        duration: start.elapsed(),
+        stderr_tail: String::new(),
+        error: outcome.as_ref().err().map(|e| e.to_string()),
+        commands: vec![record],
+    };
+    observer.step_finished(&s.host, &plan_step, &result);
+    outcome
+}
+
+/// Write the admin kubeconfig with mode 0600 from the start (never world-readable, not even
+/// briefly), atomically.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}

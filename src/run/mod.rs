@@ -1,0 +1,261 @@
+//! Orchestration shared by `facts`, `plan` and `up`: connect every host once, gather facts in one
+//! round trip per host, plan, and (for `up`) apply that same plan. `plan` is `up` stopped after
+//! planning — both call [`prepare`].
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use futures::StreamExt;
+
+pub mod cluster;
+
+use crate::apply::{self, CommandRecord, Observer, StepResult};
+use crate::facts::{self, FactRequest, Facts};
+use crate::inventory::Inventory;
+use crate::journal::{Event, Journal};
+use crate::phases;
+use crate::plan::{Plan, Step};
+use crate::playbook::Playbooks;
+use crate::report::Reporter;
+use crate::ssh::{Connection, Connector, SshError, Target};
+
+/// Follows a run: progress to the reporter, every remote command to the journal.
+pub struct RunObserver<'a> {
+    pub rep: &'a Reporter,
+    pub journal: &'a Journal,
+}
+
+impl Observer for RunObserver<'_> {
+    fn host_started(&self, host: &str, steps: usize) {
+        self.rep.host_start(host, steps as u64, "applying");
+    }
+    fn step_started(&self, host: &str, step: &Step) {
+        self.rep.host_step(host, &step.title);
+    }
+    fn step_finished(&self, host: &str, step: &Step, result: &StepResult) {
+        self.journal.record(&Event::StepFinished {
+            host,
+            step: &step.id,
+            ok: result.ok,
+            ms: result.duration.as_millis() as u64,
+        });
+        self.rep
+            .host_step_done(host, &step.title, result.ok, result.duration.as_secs_f64());
+    }
+    fn host_finished(&self, host: &str, ok: bool) {
+        self.rep.host_done(
+            host,
+            ok,
+            if ok {
+                "converged"
+            } else {
+                "stopped at a failed step"
+            },
+        );
+    }
+    fn command_finished(&self, r: &CommandRecord) {
+        self.journal.record(&Event::Exec {
+            host: &r.host,
+            step: &r.step_id,
+            code: r.code,
+            ms: r.duration.as_millis() as u64,
+            changes: r.step_id != "facts",
+        });
+    }
+}
+
+/// A host that could not be worked on, and why (connection or facts).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Unreachable {
+    pub host: String,
+    pub error: String,
+}
+
+/// Everything known after connecting and gathering.
+pub struct Gathered {
+    pub conns: BTreeMap<String, Connection>,
+    pub facts: BTreeMap<String, Facts>,
+    pub unreachable: Vec<Unreachable>,
+}
+
+/// Connect to `hosts` (bounded by `run.parallel_hosts`), one connection each.
+pub async fn connect(
+    inv: &Inventory,
+    hosts: &[String],
+    journal: &Journal,
+) -> (BTreeMap<String, Connection>, Vec<Unreachable>) {
+    let connector = Connector::new();
+    let futs: Vec<_> = hosts
+        .iter()
+        .filter_map(|name| inv.host(name))
+        .map(|host| {
+            let target = Target::for_host(inv, host);
+            let connector = connector.clone();
+            async move {
+                let start = Instant::now();
+                let res = connector.connect(&target).await;
+                (target.name.clone(), res, start.elapsed())
+            }
+        })
+        .collect();
+    let results: Vec<(String, Result<Connection, SshError>, std::time::Duration)> =
+        futures::stream::iter(futs)
+            .buffer_unordered(inv.run.parallel_hosts.max(1))
+            .collect()
+            .await;
+    let mut conns = BTreeMap::new();
+    let mut failed = Vec::new();
+    for (name, res, took) in results {
+        let err = res.as_ref().err().map(|e| e.to_string());
+        journal.record(&Event::Connect {
+            host: &name,
+            ok: res.is_ok(),
+            ms: took.as_millis() as u64,
+            error: err.as_deref(),
+        });
+        match res {
+            Ok(c) => {
+                conns.insert(name, c);
+            }
+            Err(e) => failed.push(Unreachable {
+                host: name,
+                error: e.to_string(),
+            }),
+        }
+    }
+    failed.sort_by(|a, b| a.host.cmp(&b.host));
+    (conns, failed)
+}
+
+/// Connect and gather facts for the hosts the requests name.
+pub async fn gather(
+    inv: &Inventory,
+    reqs: &BTreeMap<String, FactRequest>,
+    rep: &Reporter,
+    journal: &Journal,
+) -> Gathered {
+    let names: Vec<String> = reqs.keys().cloned().collect();
+    rep.info(format!("connecting to {} host(s)", names.len()));
+    let (conns, mut unreachable) = connect(inv, &names, journal).await;
+    let obs = RunObserver { rep, journal };
+    let got = facts::gather_all(&conns, reqs, &obs, inv.run.parallel_hosts).await;
+    let mut facts = BTreeMap::new();
+    for (host, res) in got {
+        if !conns.contains_key(&host) {
+            continue; // already reported as unreachable
+        }
+        match res {
+            Ok(f) => {
+                facts.insert(host, f);
+            }
+            Err(e) => unreachable.push(Unreachable {
+                host,
+                error: e.to_string(),
+            }),
+        }
+    }
+    unreachable.sort_by(|a, b| a.host.cmp(&b.host));
+    Gathered {
+        conns,
+        facts,
+        unreachable,
+    }
+}
+
+/// The planning half of `up`, shared with `plan`.
+pub struct Prepared {
+    pub gathered: Gathered,
+    /// Node-level steps (playbooks).
+    pub plan: Plan,
+    /// Cluster steps (kubeadm init/join, CNI, tokens, kubeconfig), in waves.
+    pub cluster: Vec<crate::phases::cluster::ClusterStep>,
+    /// Why the cluster phase was not planned, when it was not.
+    pub cluster_skipped: Option<String>,
+    /// Addon steps (one per addon) and the control plane they run on.
+    pub addons: Vec<crate::addons::AddonStep>,
+    pub addon_host: Option<String>,
+}
+
+impl Prepared {
+    pub fn changes(&self) -> usize {
+        self.plan.changes()
+            + self.cluster.len()
+            + self.addons.iter().filter(|a| a.changes()).count()
+    }
+}
+
+pub async fn prepare(
+    inv: &Inventory,
+    books: &Playbooks,
+    limit: &[String],
+    rep: &Reporter,
+    journal: &Journal,
+) -> anyhow::Result<Prepared> {
+    let mut reqs = phases::fact_requests(inv, books, limit)?;
+    cluster::add_probe_reports(inv, &mut reqs);
+    let gathered = gather(inv, &reqs, rep, journal).await;
+    for w in phases::warnings(&gathered.facts) {
+        rep.warn(w);
+    }
+    let plan = phases::plan(inv, &gathered.facts, books)?;
+    let mut addons = Vec::new();
+    let mut addon_host = None;
+    let (cluster, cluster_skipped) = if !limit.is_empty() {
+        // Cluster steps need every host's state (tokens on a control plane, joins in order);
+        // a partial view could plan a second init. --limit is for node preparation only.
+        (
+            Vec::new(),
+            Some("--limit restricts the run to node preparation".to_string()),
+        )
+    } else if !gathered.unreachable.is_empty() {
+        (Vec::new(), Some("some hosts are unreachable".to_string()))
+    } else {
+        let obs = RunObserver { rep, journal };
+        let state = cluster::state(inv, &gathered.facts, &gathered.conns, &obs).await?;
+        let mut steps = crate::phases::cluster::plan_cluster(inv, &state)?;
+        let live = cluster::addon_state(inv, &state, &gathered.facts)?;
+        addons = crate::addons::plan(inv, &live)?;
+        addon_host = state
+            .api_probe_host(inv)
+            .or_else(|| inv.control_planes().next().map(|h| h.name.as_str()))
+            .map(str::to_string);
+        if !cluster::cluster_configures_load_balancers(inv) {
+            steps.retain(|s| s.kind != crate::phases::cluster::StepKind::LoadBalancer);
+        }
+        (steps, None)
+    };
+    Ok(Prepared {
+        gathered,
+        plan,
+        cluster,
+        cluster_skipped,
+        addons,
+        addon_host,
+    })
+}
+
+/// Apply `plan` over the open connections.
+pub async fn apply(
+    inv: &Inventory,
+    plan: &Plan,
+    conns: &BTreeMap<String, Connection>,
+    rep: &Reporter,
+    journal: &Journal,
+) -> apply::ApplyReport {
+    let obs = RunObserver { rep, journal };
+    apply::apply(
+        plan,
+        conns,
+        &obs,
+        apply::ApplyOptions {
+            parallel_hosts: inv.run.parallel_hosts,
+        },
+    )
+    .await
+}
+
+/// Close every connection politely (a dropped russh handle just resets the TCP stream).
+pub async fn close_all(conns: &BTreeMap<String, Connection>) {
+    let futs: Vec<_> = conns.values().map(|c| c.close()).collect();
+    futures::future::join_all(futs).await;
+}
