@@ -94,3 +94,181 @@ fn help_lists_the_options() {
             .and(predicate::str::contains("ndjson")),
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Against real OpenSSH servers on loopback (skipped where sshd tests cannot run, see support).
+
+use crate::support::sshd::{self, ROOT_USER, Sshd};
+
+/// Two servers as `cp1` and `w1`, and `w2` on a closed port; the hosts' "log files" are a
+/// temp dir of this machine (both servers are this machine).
+fn sshd_rig() -> Option<(Vec<Sshd>, tempfile::TempDir, std::path::PathBuf)> {
+    if !sshd::available() {
+        return None;
+    }
+    let servers = vec![Sshd::start(), Sshd::start()];
+    let dir = tempfile::tempdir().unwrap();
+    let kh = dir.path().join("known_hosts");
+    let lines: Vec<String> = servers.iter().map(|s| s.known_hosts_line()).collect();
+    std::fs::write(&kh, lines.join("\n") + "\n").unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(
+        logs.join("app.log"),
+        "2024-05-01T10:00:02.000Z WARN disk 91% used\n\
+         not an app line\n\
+         2024-05-01T10:00:04.000Z INFO disk 80% used\n",
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join("other.log"),
+        "2024-05-01T10:00:03.000Z ERROR boom\n",
+    )
+    .unwrap();
+    let mut inv = format!(
+        r#"[cluster]
+name = "it"
+kubernetes_version = "1.33.4"
+
+[ssh]
+user = "{ROOT_USER}"
+key_files = ["{key}"]
+agent = false
+known_hosts = ["{kh}"]
+connect_timeout_secs = 5
+
+[[log_parser]]
+name = "app"
+format = "regex"
+regex = '^(?<time>\S+) (?<level>[A-Z]+) (?<message>.*)$'
+time_key = "time"
+time_format = "%Y-%m-%dT%H:%M:%S.%LZ"
+files = ["{logs}/*.log"]
+"#,
+        key = servers[0].client_key.display(),
+        kh = kh.display(),
+        logs = logs.display(),
+    );
+    for (s, (name, role)) in servers
+        .iter()
+        .zip([("cp1", "control-plane"), ("w1", "worker")])
+    {
+        std::fs::copy(
+            servers[0].client_key.with_extension("pub"),
+            s.dir.path().join("authorized_keys"),
+        )
+        .unwrap();
+        inv.push_str(&format!(
+            "\n[[host]]\nname = \"{name}\"\naddress = \"127.0.0.1\"\nroles = [\"{role}\"]\nssh = {{ port = {} }}\n",
+            s.port
+        ));
+    }
+    inv.push_str(&format!(
+        "\n[[host]]\nname = \"w2\"\naddress = \"127.0.0.1\"\nroles = [\"worker\"]\nssh = {{ port = {} }}\n",
+        closed_port()
+    ));
+    let path = dir.path().join("cluster.toml");
+    std::fs::write(&path, inv).unwrap();
+    Some((servers, dir, path))
+}
+
+#[test]
+fn loopback_hosts_are_read_parsed_and_merged_in_time_order() {
+    let Some((_servers, dir, inv)) = sshd_rig() else {
+        return;
+    };
+    let glob = format!("{}/logs/*.log", dir.path().display());
+    let out = bin()
+        .args([
+            "logs",
+            "--format",
+            "ndjson",
+            "--file",
+            &glob,
+            "--since",
+            "2024-05-01T10:00:00Z",
+            "-i",
+        ])
+        .arg(&inv)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no logs from w2"))
+        .get_output()
+        .stdout
+        .clone();
+    let recs: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<String> = recs
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {}",
+                r["ts"].as_str().unwrap_or("-"),
+                r["host"].as_str().unwrap(),
+                r["parser"].as_str().unwrap(),
+                r.get("message")
+                    .or(r.get("raw"))
+                    .and_then(|m| m.as_str())
+                    .unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "2024-05-01T10:00:02.000000000Z cp1 app disk 91% used",
+            "2024-05-01T10:00:02.000000000Z cp1 raw not an app line",
+            "2024-05-01T10:00:02.000000000Z w1 app disk 91% used",
+            "2024-05-01T10:00:02.000000000Z w1 raw not an app line",
+            "2024-05-01T10:00:03.000000000Z cp1 app boom",
+            "2024-05-01T10:00:03.000000000Z w1 app boom",
+            "2024-05-01T10:00:04.000000000Z cp1 app disk 80% used",
+            "2024-05-01T10:00:04.000000000Z w1 app disk 80% used",
+        ]
+    );
+
+    // Each format, one host, the last line only.
+    for (format, want) in [
+        (
+            "text",
+            "2024-05-01T10:00:04.000Z cp1 LOGS/app.log: [INFO] disk 80% used",
+        ),
+        (
+            "csv",
+            "2024-05-01T10:00:04.000000000Z,cp1,LOGS/app.log,app,INFO,disk 80% used,{}",
+        ),
+        (
+            "logfmt",
+            "ts=2024-05-01T10:00:04.000000000Z host=cp1 source=LOGS/app.log parser=app level=INFO message=\"disk 80% used\"",
+        ),
+        (
+            "ndjson",
+            r#"{"ts":"2024-05-01T10:00:04.000000000Z","host":"cp1","source":"LOGS/app.log","parser":"app","level":"INFO","message":"disk 80% used"}"#,
+        ),
+    ] {
+        let out = bin()
+            .args([
+                "logs", "--limit", "cp1", "--format", format, "-n", "1", "--file",
+            ])
+            .arg(dir.path().join("logs/app.log"))
+            .arg("-i")
+            .arg(&inv)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let out = String::from_utf8(out).unwrap();
+        let want = want.replace("LOGS", &dir.path().join("logs").display().to_string());
+        assert_eq!(out.lines().last(), Some(want.as_str()), "{format}: {out}");
+        if format == "csv" {
+            assert_eq!(
+                out.lines().next(),
+                Some("ts,host,source,parser,level,message,fields")
+            );
+        }
+    }
+}
