@@ -220,6 +220,22 @@ pub fn fluent_bit_parsers_yaml(parsers: &[LogParser]) -> String {
     parsers.iter().map(LogParser::fluent_bit_yaml).collect()
 }
 
+/// A `namespaces`/`containers` glob as a regex fragment for Fluent Bit's tag
+/// `kube.var.log.containers.<pod>_<namespace>_<container>-<id>.log`: `*` becomes `[^_]*`, `?`
+/// `[^_]`, the rest is literal. Kubernetes names contain no `_`, so a fragment stays inside its
+/// field of the tag.
+pub fn glob_to_tag_regex(glob: &str) -> String {
+    let mut out = String::with_capacity(glob.len() + 8);
+    for c in glob.chars() {
+        match c {
+            '*' => out.push_str("[^_]*"),
+            '?' => out.push_str("[^_]"),
+            c => out.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
+        }
+    }
+    out
+}
+
 /// Single-quoted YAML scalar: no escapes inside, `'` doubled. Safe for regexes and `%` formats.
 fn yaml_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -912,6 +928,15 @@ units = ["x"]
             }
             assert!(BUILTIN_NAMES.contains(&p.name.as_str()));
         }
+    }
+
+    #[test]
+    fn globs_become_tag_regex_fragments() {
+        assert_eq!(glob_to_tag_regex("payments"), "payments");
+        assert_eq!(glob_to_tag_regex("pay-*"), "pay\\-[^_]*");
+        assert_eq!(glob_to_tag_regex("a.b?"), "a\\.b[^_]");
+        let re = regex::Regex::new(&format!("^{}$", glob_to_tag_regex("web-*"))).unwrap();
+        assert!(re.is_match("web-api") && !re.is_match("web_api") && !re.is_match("webx"));
     }
 
     #[test]

@@ -132,6 +132,7 @@ pub trait Transport {
         conn: &Self::Conn,
         script: String,
     ) -> impl Future<Output = Result<Output, SshError>>;
+    fn close(&self, conn: &Self::Conn) -> impl Future<Output = ()>;
 }
 
 impl Transport for Connector {
@@ -155,6 +156,9 @@ impl Transport for Connector {
             privileged: true,
             ..Default::default()
         })
+    }
+    fn close(&self, conn: &Connection) -> impl Future<Output = ()> {
+        conn.close()
     }
 }
 
@@ -332,6 +336,13 @@ pub async fn run<T: Transport>(
             _ = tokio::signal::ctrl_c() => break,
         }
     }
+    futures::future::join_all(
+        states
+            .iter()
+            .filter_map(|s| s.conn.as_ref())
+            .map(|c| transport.close(c)),
+    )
+    .await;
     let failed: Vec<&str> = states
         .iter()
         .filter(|s| s.failed)

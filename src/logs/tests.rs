@@ -748,6 +748,7 @@ impl Transport for LocalShell {
         }
         Ok(host.name.clone())
     }
+    async fn close(&self, _conn: &String) {}
     async fn exec(
         &self,
         _conn: &String,
