@@ -230,6 +230,17 @@ fn loopback_hosts_are_read_parsed_and_merged_in_time_order() {
         ]
     );
 
+    // The default sources (journal units, audit log, pod logs) on a machine that has none of
+    // them: the script runs cleanly and nothing is reported missing.
+    bin()
+        .args(["logs", "--limit", "cp1", "--format", "ndjson", "-i"])
+        .arg(&inv)
+        .assert()
+        .success()
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("journalctl").not())
+        .stderr(predicate::str::contains("0 records from 1 of 1 hosts"));
+
     // Each format, one host, the last line only.
     for (format, want) in [
         (
