@@ -152,6 +152,75 @@ pub struct FileChunk {
     pub offset: Option<u64>,
     /// Content in the host output text (the script's added newline removed).
     pub range: Range<usize>,
+    /// Pod logs with partial lines (CRI logtag `P`, lines over 16 KiB): the content with each
+    /// run of parts joined to its final line, as Fluent Bit's `cri` multiline parser does.
+    pub joined: Option<String>,
+}
+
+/// Joins CRI partial lines per stream: `T1 stdout P a` + `T2 stdout F b` becomes
+/// `T1 stdout F ab` at the final part's place (with the first part's time, when the line
+/// started). `None` when there is nothing to join. A run with no final part yet (still being
+/// written) stays as its partial lines.
+pub fn join_cri_partials(text: &str) -> Option<String> {
+    let is_partial = |l: &str| {
+        let mut it = l.splitn(4, ' ');
+        let (_, _, tag) = (it.next(), it.next(), it.next());
+        tag.is_some_and(|t| t.split(':').next() == Some("P"))
+    };
+    if !text.lines().any(is_partial) {
+        return None;
+    }
+    struct Run {
+        stream: String,
+        head: String,
+        joined: String,
+        raw: String,
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut runs: Vec<Run> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        let bare = line.strip_suffix('\n').unwrap_or(line);
+        let mut it = bare.splitn(4, ' ');
+        let (Some(ts), Some(stream), Some(tag)) = (it.next(), it.next(), it.next()) else {
+            out.push_str(line);
+            continue;
+        };
+        let msg = it.next().unwrap_or("");
+        let at = runs.iter().position(|r| r.stream == stream);
+        if tag.split(':').next() == Some("P") {
+            let r = match at {
+                Some(i) => &mut runs[i],
+                None => {
+                    runs.push(Run {
+                        stream: stream.to_string(),
+                        head: format!("{ts} {stream}"),
+                        joined: String::new(),
+                        raw: String::new(),
+                    });
+                    runs.last_mut().expect("just pushed")
+                }
+            };
+            r.joined.push_str(msg);
+            r.raw.push_str(line);
+        } else if let Some(i) = at {
+            let r = runs.remove(i);
+            out.push_str(&r.head);
+            out.push(' ');
+            out.push_str(tag);
+            out.push(' ');
+            out.push_str(&r.joined);
+            out.push_str(msg);
+            if line.ends_with('\n') {
+                out.push('\n');
+            }
+        } else {
+            out.push_str(line);
+        }
+    }
+    for r in runs {
+        out.push_str(&r.raw);
+    }
+    Some(out)
 }
 
 /// A host's output, read back.
@@ -211,12 +280,16 @@ impl HostOutput {
                                 // `pos` is just after the script's own newline.
                                 let end = pos.saturating_sub(1).max(start);
                                 let origin = Origin::of_file(&path);
+                                let joined = matches!(origin, Origin::Pod { .. })
+                                    .then(|| join_cri_partials(&text[start..end]))
+                                    .flatten();
                                 out.files.push(FileChunk {
                                     source: origin.source(),
                                     origin,
                                     path,
                                     size,
                                     offset: u64::try_from(off).ok(),
+                                    joined,
                                     range: start..end,
                                 });
                             }
@@ -241,8 +314,19 @@ impl HostOutput {
 
     /// The content of a chunk; with `complete_only`, only up to its last newline (a line
     /// still being written is left for the next `--follow` round).
-    pub fn content(&self, chunk: &FileChunk, complete_only: bool) -> &str {
-        let c = &self.text[chunk.range.clone()];
+    pub fn content<'s>(&'s self, chunk: &'s FileChunk, complete_only: bool) -> &'s str {
+        let raw = &self.text[chunk.range.clone()];
+        let c = match &chunk.joined {
+            // Joining keeps the last line last: a partial raw line is a partial joined line.
+            Some(j) if complete_only && !raw.ends_with('\n') => {
+                match j.trim_end_matches('\n').rfind('\n') {
+                    Some(i) => return &j[..=i],
+                    None => return "",
+                }
+            }
+            Some(j) => j.as_str(),
+            None => raw,
+        };
         if complete_only {
             match c.rfind('\n') {
                 Some(i) => &c[..=i],
@@ -263,7 +347,10 @@ impl HostOutput {
         next.host_now = self.host_now.or(prev.host_now);
         for f in &self.files {
             let all = &self.text[f.range.clone()];
-            let complete = self.content(f, true).len() as u64;
+            let complete = match all.rfind('\n') {
+                Some(i) => i as u64 + 1,
+                None => 0,
+            };
             let partial = all.len() as u64 - complete;
             // Offsets are bytes of the file; lossy UTF-8 decoding could change lengths, so
             // non-UTF-8 files may re-read a little (never skip).
@@ -359,6 +446,22 @@ mod tests {
         assert_eq!(c.files["/var/log/a b.log"], 30);
         // 10 + "complete\n"; the partial line is read again next round.
         assert_eq!(c.files["/var/log/pods/ns_pod_uid/c/0.log"], 19);
+    }
+
+    #[test]
+    fn cri_partial_lines_are_joined() {
+        let text = concat!(
+            "T1 stdout P {\"a\":\n",
+            "T2 stderr F other\n",
+            "T3 stdout P 1,\"b\"\n",
+            "T4 stdout F :2}\n",
+            "T5 stdout P unfinished\n",
+        );
+        assert_eq!(
+            join_cri_partials(text).unwrap(),
+            "T2 stderr F other\nT1 stdout F {\"a\":1,\"b\":2}\nT5 stdout P unfinished\n"
+        );
+        assert_eq!(join_cri_partials("T1 stdout F whole\n"), None);
     }
 
     #[test]

@@ -930,3 +930,24 @@ async fn follow_rounds_continue_where_they_stopped() {
     let h = run_script(collect::script(&q, Some(&c3))).await;
     assert_eq!(h.content(&h.files[0], true), "fresh\n");
 }
+
+/// A JSON line split by containerd into partial lines is read as one record.
+#[test]
+fn partial_cri_lines_become_one_record() {
+    let out = concat!(
+        "\u{1e}otp-file 200 -1 /var/log/pods/shop_cart-1_u/cart/0.log\n",
+        "2024-05-01T10:00:00.1Z stdout P {\"level\":\"info\",\"msg\":\"big \n",
+        "2024-05-01T10:00:00.2Z stdout F payload\"}\n",
+        "\n\u{1e}otp-end 0\n",
+    );
+    let outputs = vec![("h1".to_string(), HostOutput::parse(out.as_bytes()))];
+    let s = ParserSet::new(&[]).unwrap();
+    let recs = merged_records(&s, &outputs, &Query::default(), false);
+    let got: Vec<String> = recs.iter().map(summary).collect();
+    assert_eq!(
+        got,
+        [
+            "json 2024-05-01T10:00:00.100000000Z || stream=stdout | logtag=F | namespace=shop | pod=cart-1 | container=cart | level=info | msg=big payload"
+        ]
+    );
+}
