@@ -135,7 +135,7 @@ user = "{ROOT_USER}"
 key_files = ["{key}"]
 agent = false
 known_hosts = ["{kh}"]
-connect_timeout_secs = 5
+connect_timeout_secs = 30
 
 [[log_parser]]
 name = "app"
@@ -282,4 +282,80 @@ fn loopback_hosts_are_read_parsed_and_merged_in_time_order() {
             );
         }
     }
+}
+
+/// `--follow` over SSH: the first round prints the tail, later rounds only what was appended;
+/// Ctrl-C (SIGINT) ends it cleanly.
+#[test]
+fn follow_prints_appended_lines_until_interrupted() {
+    use std::io::{BufRead as _, Write as _};
+    use std::time::{Duration, Instant};
+
+    let Some((_servers, dir, inv)) = sshd_rig() else {
+        return;
+    };
+    let file = dir.path().join("logs/app.log");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("otp-provision"))
+        .env_remove("OTP_INVENTORY")
+        .args([
+            "logs",
+            "--follow",
+            "--interval",
+            "0.3",
+            "--limit",
+            "cp1",
+            "-n",
+            "1",
+        ])
+        .arg("--file")
+        .arg(&file)
+        .arg("-i")
+        .arg(&inv)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |what: &str| {
+        rx.recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no output line for {what}"))
+    };
+    assert!(next("the tail").ends_with("[INFO] disk 80% used"));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    f.write_all(b"2024-05-01T10:00:05.000Z ERROR disk full\n2024-05-01T10:00:06.000Z INFO half")
+        .unwrap();
+    assert!(next("the appended line").ends_with("[ERROR] disk full"));
+    // The unfinished line waits for its newline.
+    std::thread::sleep(Duration::from_millis(900));
+    assert!(rx.try_recv().is_err(), "a partial line was printed");
+    f.write_all(b" done\n").unwrap();
+    assert!(next("the completed line").ends_with("[INFO] half done"));
+
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "logs --follow did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
 }
