@@ -91,6 +91,8 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Collect journal entries and log files from the hosts, parsed and merged in time order.
+    Logs(crate::logs::LogsArgs),
     /// Manage the local container lab.
     Lab {
         #[command(subcommand)]

@@ -87,6 +87,10 @@ fn dispatch(cli: Cli, rep: &Reporter) -> anyhow::Result<u8> {
             engine::day2(global, rep, engine::Day2::RemoveNode { name, force })
         }
         Command::Reset => engine::day2(global, rep, engine::Day2::Reset),
+        Command::Logs(args) => {
+            let inv = load_inventory(global, rep)?;
+            crate::logs::run_blocking(&inv, &global.limit, &args, rep.json(), rep)
+        }
     }
 }
 

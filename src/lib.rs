@@ -11,6 +11,7 @@ pub mod facts;
 pub mod inventory;
 pub mod journal;
 pub mod lab;
+pub mod logs;
 pub mod phases;
 pub mod plan;
 pub mod playbook;

@@ -8,6 +8,7 @@
 pub mod addons;
 mod checks;
 pub mod load;
+pub mod log_parsers;
 pub mod model;
 mod reader;
 mod resolve;

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 use serde::Serialize;
 
+pub use super::log_parsers::{FieldKind, FieldType, LogFormat, LogParser};
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Inventory {
     /// The file this inventory was loaded from (relative paths inside it are resolved against its dir).
@@ -20,6 +22,8 @@ pub struct Inventory {
     pub run: RunSettings,
     /// `[addons]`: which cluster add-ons are deployed and how (see `super::addons`).
     pub addons: super::addons::Addons,
+    /// `[[log_parser]]` definitions in file order (Fluent Bit and `otp-provision logs`).
+    pub log_parsers: Vec<LogParser>,
 }
 
 impl Inventory {

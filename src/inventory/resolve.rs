@@ -1096,6 +1096,7 @@ pub(crate) fn resolve(
         .raw("addons")
         .map(|(_, v)| super::addons::read_addons(d, v))
         .unwrap_or_default();
+    let log_parsers = super::log_parsers::read(&mut top, d);
     let top_host_span = top.key_span("host");
     top.finish(d);
 
@@ -1211,6 +1212,7 @@ pub(crate) fn resolve(
             state_dir: state_dir?,
         },
         addons,
+        log_parsers,
     })
 }
 

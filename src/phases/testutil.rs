@@ -88,6 +88,7 @@ pub fn inventory() -> Inventory {
             state_dir: PathBuf::from("/tmp/state"),
         },
         addons: Default::default(),
+        log_parsers: Vec::new(),
     }
 }
 

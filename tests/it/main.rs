@@ -4,5 +4,6 @@
 mod cli;
 mod engine;
 mod lab;
+mod logs;
 mod ssh;
 mod support;

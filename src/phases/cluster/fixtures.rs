@@ -82,6 +82,7 @@ pub fn ha() -> Inventory {
             state_dir: PathBuf::from("/tmp/otp-state"),
         },
         addons: Default::default(),
+        log_parsers: Vec::new(),
     }
 }
 
