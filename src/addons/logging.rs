@@ -46,10 +46,23 @@ impl LogParser {
     }
 }
 
-/// The inventory's parser definitions.
-// TODO(lead): the `[[log_parser]]` section is owned by the logs helper (`inventory.log_parsers`);
-// map its entries here once it is merged. Until then no custom parser is rendered (the Fluent Bit
-// pipeline still ships every line raw).
-pub fn log_parsers(_inv: &Inventory) -> Vec<LogParser> {
-    Vec::new()
+/// The inventory's `[[log_parser]]` definitions that select pods. Parsers meant only for journal
+/// units or files are left out: an empty pod selector would otherwise match every container.
+/// Globs (`*`, `?`) become regexes for the Fluent Bit tag match.
+pub fn log_parsers(inv: &Inventory) -> Vec<LogParser> {
+    use crate::inventory::{LogFormat, log_parsers::glob_to_tag_regex};
+    inv.log_parsers
+        .iter()
+        .filter(|p| p.format == LogFormat::Regex)
+        .filter(|p| !p.namespaces.is_empty() || !p.containers.is_empty())
+        .map(|p| LogParser {
+            name: p.name.clone(),
+            regex: p.regex.clone().unwrap_or_default(),
+            time_key: p.time_key.clone(),
+            time_format: p.time_format.clone(),
+            time_keep: p.time_keep,
+            namespaces: p.namespaces.iter().map(|g| glob_to_tag_regex(g)).collect(),
+            containers: p.containers.iter().map(|g| glob_to_tag_regex(g)).collect(),
+        })
+        .collect()
 }

@@ -39,6 +39,14 @@ pub fn render(layout: &Layout, p: &InventoryParams<'_>) -> String {
         let _ = writeln!(s, "address = {}", quote(&layout.vip.to_string()));
         let _ = writeln!(s, "port = 6443");
     }
+    // Lab nodes are containers sharing the host's kernel: kernel.panic, vm.overcommit_memory
+    // and friends are not namespaced, so node preparation must not set them there (it would
+    // change the host). Real servers keep the hardened default.
+    let _ = writeln!(s, "\n[cluster.security]");
+    let _ = writeln!(
+        s,
+        "# lab only: containers share the host kernel; see lab/README.md\nkubelet_protect_kernel_defaults = false"
+    );
     let _ = writeln!(s, "\n[packages]");
     let _ = writeln!(s, "source = \"mirror\"");
     let _ = writeln!(s, "url = {}", quote(p.repo_url));

@@ -540,7 +540,14 @@ fn fact_request_covers_what_planners_read() {
         set([
             "net.ipv4.ip_forward",
             "net.bridge.bridge-nf-call-iptables",
-            "net.bridge.bridge-nf-call-ip6tables"
+            "net.bridge.bridge-nf-call-ip6tables",
+            "vm.overcommit_memory",
+            "vm.panic_on_oom",
+            "kernel.panic",
+            "kernel.panic_on_oops",
+            "kernel.keys.root_maxkeys",
+            "kernel.keys.root_maxbytes",
+            "vm.max_map_count"
         ])
     );
     assert!(req.files.contains("/etc/containerd/config.toml"));

@@ -3,7 +3,7 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `cluster.{name, kubernetes_version, minor, pod_subnet, service_subnet, dns_domain, cni}` | from the inventory (`minor` = `v1.33`) |
+//! | `cluster.{name, kubernetes_version, minor, pod_subnet, service_subnet, dns_domain, cni, kubelet_protect_kernel_defaults, opensearch_node}` | from the inventory (`minor` = `v1.33`) |
 //! | `kube_version`, `kube_minor` | shortcuts: `1.33.4`, `v1.33` |
 //! | `pause_image` | sandbox image kubeadm of that minor expects (table in [`pause_image`]) |
 //! | `endpoint.{mode, address, port, interface}` | `mode` is `none` without an endpoint; `interface` from the inventory, else the facts (interface holding the node IP, else the default route) |
@@ -221,6 +221,8 @@ pub fn context(
             "service_subnet": c.service_subnet.to_string(),
             "dns_domain": c.dns_domain,
             "cni": c.cni,
+            "kubelet_protect_kernel_defaults": c.security.kubelet_protect_kernel_defaults,
+            "opensearch_node": crate::addons::opensearch_hosts(inv).iter().any(|h| h.name == host.name),
         }),
     );
     ctx.insert("kube_version", &c.kubernetes_version);
