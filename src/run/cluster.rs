@@ -105,7 +105,12 @@ pub async fn state(
             })?;
         let api = cluster::parse_api_probe(host, out).map_err(|e| ClusterRunError::Probe {
             host: host.to_string(),
-            reason: e.to_string(),
+            reason: format!(
+                "{e}. {host} holds admin.conf but its API server did not answer, so no cluster \
+                 step can be planned safely (check `journalctl -u kubelet` on {host}; if \
+                 `kubeadm init` failed there and nothing has joined, `otp-provision reset --yes` \
+                 starts over)"
+            ),
         })?;
         st.api = Some(api);
     }
