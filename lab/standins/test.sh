@@ -131,7 +131,7 @@ expect_fail cp1 "init: preflight ip_forward" "[ERROR FileContent--proc-sys-net-i
   'sysctl -qw net.ipv4.ip_forward=0; kubeadm init --config /root/init.yaml; rc=$?; sysctl -qw net.ipv4.ip_forward=1; exit $rc'
 
 expect_fail cp1 "init: containerd with its CRI plugin disabled" "unknown service runtime.v1.RuntimeService" \
-  'cp /etc/containerd/config.toml /root/ctd.toml; sed -i "s/^disabled_plugins = \\[\\]/disabled_plugins = [\"cri\"]/" /etc/containerd/config.toml; systemctl restart containerd
+  'cp /etc/containerd/config.toml /root/ctd.toml; sed -i "s/^disabled_plugins = \\[\\]/disabled_plugins = [\"io.containerd.grpc.v1.cri\"]/" /etc/containerd/config.toml; systemctl restart containerd
    kubeadm init --config /root/init.yaml; rc=$?; cp /root/ctd.toml /etc/containerd/config.toml; systemctl restart containerd; exit $rc'
 expect_fail cp1 "init: kubelet and containerd cgroup drivers differ" "error execution phase wait-control-plane" \
   'sed -i "s/SystemdCgroup = true/SystemdCgroup = false/" /etc/containerd/config.toml; systemctl restart containerd
