@@ -47,8 +47,11 @@ lib() {
   mkdir -p "$d"
   cp "$SRC"/*.py "$d/"
   sed -i "s/^K8S_VERSION = .*/K8S_VERSION = \"v$VER\"/" "$d/k8scommon.py"
-  python3 -m py_compile "$d"/*.py
-  rm -rf "$d/__pycache__"
+  # syntax check when a python3 is at hand (the packages themselves need the node's python3)
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -m py_compile "$d"/*.py
+    rm -rf "$d/__pycache__"
+  fi
 }
 
 wrapper() {  # wrapper PKG BIN SCRIPT [ARG]
