@@ -85,6 +85,8 @@ if [ -e /lib/systemd/system/etcd.service ] || [ -e /usr/lib/systemd/system/etcd.
   systemctl disable --now etcd.service >/dev/null 2>&1 || true
   systemctl mask etcd.service >/dev/null 2>&1 || true
   rm -rf /var/lib/etcd/default
+  # as on a kubeadm node, where the kubelet creates it for the etcd static Pod
+  if [ -d /var/lib/etcd ]; then chown root:root /var/lib/etcd; chmod 700 /var/lib/etcd; fi
 fi
 exit 0
 PI
