@@ -1937,14 +1937,20 @@ def cmd_reset(argv):
         if "remove-etcd-member" not in skip:
             remove_local_etcd_member(cert_dir, pod)
     if "cleanup-node" not in skip:
-        if data_dir:
-            shutil.rmtree(data_dir, ignore_errors=True)
-            os.makedirs(data_dir, exist_ok=True)
-            out(f"[reset] Deleted contents of the etcd data directory: {data_dir}")
-        out("[reset] Stopping the kubelet service")
+        # stop the kubelet and its static Pods before any data goes, so nothing restarts on a half-deleted dir
         subprocess.run(["systemctl", "stop", "kubelet"], check=False)
         subprocess.run("systemctl stop 'k8s-pod-*' 2>/dev/null; systemctl reset-failed 'k8s-pod-*' 2>/dev/null",
                        shell=True, check=False)
+        if data_dir:
+            # the directory itself stays, like kubeadm's cleanDir
+            for e in os.listdir(data_dir) if os.path.isdir(data_dir) else []:
+                p = os.path.join(data_dir, e)
+                if os.path.isdir(p) and not os.path.islink(p):
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    os.unlink(p)
+            out(f"[reset] Deleted contents of the etcd data directory: {data_dir}")
+        out("[reset] Stopping the kubelet service")
         out(f'[reset] Unmounting mounted directories in "{KUBELET_DIR}"')
         dirs = [MANIFESTS, KUBELET_DIR, cert_dir]
         if cleanup_tmp:
