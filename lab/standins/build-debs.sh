@@ -47,8 +47,11 @@ lib() {
   mkdir -p "$d"
   cp "$SRC"/*.py "$d/"
   sed -i "s/^K8S_VERSION = .*/K8S_VERSION = \"v$VER\"/" "$d/k8scommon.py"
-  python3 -m py_compile "$d"/*.py
-  rm -rf "$d/__pycache__"
+  # syntax check when a python3 is at hand (the packages themselves need the node's python3)
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -m py_compile "$d"/*.py
+    rm -rf "$d/__pycache__"
+  fi
 }
 
 wrapper() {  # wrapper PKG BIN SCRIPT [ARG]
@@ -82,6 +85,8 @@ if [ -e /lib/systemd/system/etcd.service ] || [ -e /usr/lib/systemd/system/etcd.
   systemctl disable --now etcd.service >/dev/null 2>&1 || true
   systemctl mask etcd.service >/dev/null 2>&1 || true
   rm -rf /var/lib/etcd/default
+  # as on a kubeadm node, where the kubelet creates it for the etcd static Pod
+  if [ -d /var/lib/etcd ]; then chown root:root /var/lib/etcd; chmod 700 /var/lib/etcd; fi
 fi
 exit 0
 PI

@@ -33,11 +33,14 @@ wait_boot() {
   echo "node $1 did not boot: $s" >&2; return 1
 }
 
+# prepare_node NODE: what otp-provision's node preparation does before kubeadm: packages,
+# ip_forward, containerd with the systemd cgroup driver, kubelet enabled
 prepare_node() {
   on "$1" 'dpkg -i /debs/*.deb >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; exit 1; }
            sysctl -qw net.ipv4.ip_forward=1
-           systemctl enable --now kubelet >/dev/null 2>&1
-           systemctl is-active --quiet containerd || systemctl start containerd'
+           containerd config default | sed "s/SystemdCgroup = false/SystemdCgroup = true/" > /etc/containerd/config.toml
+           systemctl restart containerd
+           systemctl enable --now kubelet >/dev/null 2>&1'
 }
 
 # build_image: a Debian 12 image with systemd and every package the stand-ins depend on

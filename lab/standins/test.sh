@@ -112,7 +112,8 @@ done
 
 # strict config decoding on init
 on cp1 'sed "s/^  bindPort: 6443/  bindPort: 6443\n  bindAddress: 0.0.0.0/" /root/init.yaml > /root/init-unknown.yaml
-        sed "/name: enc, hostPath/d; s/^kind: InitConfiguration/kind: InitConfiguration\ntimeouts: {controlPlaneComponentHealthCheck: 20s}/" /root/init.yaml > /root/init-nomount.yaml'
+        sed "/name: enc, hostPath/d; s/^kind: InitConfiguration/kind: InitConfiguration\ntimeouts: {controlPlaneComponentHealthCheck: 20s}/" /root/init.yaml > /root/init-nomount.yaml
+        sed "s/^kind: InitConfiguration/kind: InitConfiguration\ntimeouts: {controlPlaneComponentHealthCheck: 20s}/" /root/init.yaml > /root/init-fast.yaml'
 put cp1 /root/init-map.yaml <<'EOF'
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
@@ -129,6 +130,15 @@ expect_fail cp1 "init: --config mixed with flags" "can not mix '--config' with a
 expect_fail cp1 "init: preflight ip_forward" "[ERROR FileContent--proc-sys-net-ipv4-ip_forward]" \
   'sysctl -qw net.ipv4.ip_forward=0; kubeadm init --config /root/init.yaml; rc=$?; sysctl -qw net.ipv4.ip_forward=1; exit $rc'
 
+expect_fail cp1 "init: containerd with its CRI plugin disabled" "unknown service runtime.v1.RuntimeService" \
+  'cp /etc/containerd/config.toml /root/ctd.toml; sed -i "s/^disabled_plugins = \\[\\]/disabled_plugins = [\"io.containerd.grpc.v1.cri\"]/" /etc/containerd/config.toml; systemctl restart containerd
+   kubeadm init --config /root/init.yaml; rc=$?; cp /root/ctd.toml /etc/containerd/config.toml; systemctl restart containerd; exit $rc'
+expect_fail cp1 "init: kubelet and containerd cgroup drivers differ" "error execution phase wait-control-plane" \
+  'sed -i "s/SystemdCgroup = true/SystemdCgroup = false/" /etc/containerd/config.toml; systemctl restart containerd
+   kubeadm init --config /root/init-fast.yaml; rc=$?; sed -i "s/SystemdCgroup = false/SystemdCgroup = true/" /etc/containerd/config.toml
+   systemctl restart containerd; exit $rc'
+expect_ok cp1 "the kubelet said why" "cgroup drivers must match" 'journalctl -u kubelet --no-pager | grep -m1 "RunPodSandbox"'
+on cp1 'kubeadm reset -f >/dev/null 2>&1'
 expect_fail cp1 "init: API server file not mounted into the static pod" "error execution phase wait-control-plane" \
   'kubeadm init --config /root/init-nomount.yaml'
 expect_ok cp1 "the API server said why" "encryption provider configuration file.*no such file or directory" \

@@ -609,3 +609,42 @@ def set_process_args(args, comm=None):
             ctypes.CDLL(None, use_errno=True).prctl(15, comm.encode()[:15], 0, 0, 0)
         except (OSError, AttributeError):
             pass
+
+
+def cri_error(endpoint):
+    """None when the CRI runtime at endpoint answers like a working containerd CRI service, else
+    the error text kubeadm/kubelet print. containerd is asked through its own API (`ctr plugins ls`)
+    whether the CRI plugin is loaded: a disabled CRI plugin (disabled_plugins = ["cri"]) fails."""
+    sock = endpoint.replace("unix://", "")
+    prefix = f'validate service connection: validate CRI v1 runtime API for endpoint "{endpoint}": '
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(2)
+        s.connect(sock)
+    except OSError as e:
+        why = "no such file or directory" if isinstance(e, FileNotFoundError) else "connection refused"
+        return (prefix + 'rpc error: code = Unavailable desc = connection error: desc = "transport: Error while '
+                f'dialing: dial unix {sock}: connect: {why}"')
+    finally:
+        s.close()
+    try:
+        out = subprocess.run(["ctr", "--address", sock, "plugins", "ls"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 3 and f[0] == "io.containerd.grpc.v1" and f[1] == "cri":
+            return None if f[-1] == "ok" else prefix + "rpc error: code = Unimplemented desc = unknown service runtime.v1.RuntimeService"
+    return prefix + "rpc error: code = Unimplemented desc = unknown service runtime.v1.RuntimeService"
+
+
+def containerd_systemd_cgroup():
+    """containerd's runc SystemdCgroup setting (True/False), None when it cannot be read."""
+    try:
+        out = subprocess.run(["containerd", "config", "dump"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"runtimes\.runc\.options\]\s*\n(?:[^\[]*\n)*?\s*SystemdCgroup\s*=\s*(true|false)", out)
+    if not m:
+        m = re.search(r"SystemdCgroup\s*=\s*(true|false)", out)
+    return None if not m else m.group(1) == "true"

@@ -1075,6 +1075,31 @@ class Handler(BaseHTTPRequestHandler):
                     continue
                 if "kubeconfig" in data and d.get("token-id") and d.get("token-secret"):
                     data[f"jws-kubeconfig-{d['token-id']}"] = jws_detached(data["kubeconfig"], d["token-id"], d["token-secret"])
+        if resource in ("daemonsets", "deployments", "statefulsets", "replicasets") and group_of(obj) == "apps":
+            self.workload_status(resource, obj)
+        if resource == "poddisruptionbudgets":
+            # disruption controller: healthy matching pods against minAvailable / maxUnavailable
+            spec = obj.get("spec") or {}
+            sel = (spec.get("selector") or {}).get("matchLabels") or {}
+            pods, _ = self.api.store.list("", "pods", obj["metadata"].get("namespace"))
+            match = [p for p in pods if sel and all((p["metadata"].get("labels") or {}).get(k) == v for k, v in sel.items())]
+            healthy = sum(1 for p in match if any(c.get("type") == "Ready" and c.get("status") == "True"
+                                                  for c in (p.get("status") or {}).get("conditions") or []))
+            n = len(match)
+
+            def amount(v):
+                if isinstance(v, str) and v.endswith("%"):
+                    import math
+                    return math.ceil(int(v[:-1]) * n / 100)
+                return int(v or 0)
+            if "minAvailable" in spec:
+                desired = amount(spec["minAvailable"])
+            elif "maxUnavailable" in spec:
+                desired = n - amount(spec["maxUnavailable"])
+            else:
+                desired = n
+            obj["status"] = {"currentHealthy": healthy, "desiredHealthy": desired, "expectedPods": n,
+                             "disruptionsAllowed": max(0, healthy - desired), "observedGeneration": obj["metadata"].get("generation", 1)}
         if resource == "secrets" and obj.get("type") == "bootstrap.kubernetes.io/token":
             exp = (obj.get("data") or {}).get("expiration")
             if exp and parse_rfc3339(unb64(exp).decode()) < now_utc():
@@ -1320,7 +1345,7 @@ class Handler(BaseHTTPRequestHandler):
             return not_found("", "pods", name)
         labels = pod["metadata"].get("labels") or {}
         pdbs, _ = st.list("policy", "poddisruptionbudgets", ns)
-        for pdb in pdbs:
+        for pdb in [self.decorate("poddisruptionbudgets", x) for x in pdbs]:
             sel = ((pdb.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
             if sel and all(labels.get(k) == v for k, v in sel.items()):
                 if (pdb.get("status") or {}).get("disruptionsAllowed", 0) <= 0:

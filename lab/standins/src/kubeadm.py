@@ -9,7 +9,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import time
 import kubeadm_config as kc
 import pki
 from cli import Flag, UsageError, parse_flags
-from k8scommon import (APIError, BUILD_DATE, COREDNS_TAG, Client, ETCD_IMAGE_TAG, Etcd, GIT_COMMIT, K8S_VERSION,
+from k8scommon import (APIError, BUILD_DATE, cri_error, COREDNS_TAG, Client, ETCD_IMAGE_TAG, Etcd, GIT_COMMIT, K8S_VERSION,
                        PAUSE_TAG, StandinError, TOKEN_RE, b64, ca_hash_from_pem, format_go_duration, hostname,
                        jws_detached, kubeconfig, kubeconfig_target, load_kubeconfig, now_utc, openssl,
                        parse_go_duration, parse_rfc3339, port_in_use, primary_ip, random_token, rfc3339,
@@ -198,19 +197,9 @@ def common_checks(pf, cri_socket, fail_swap_on=True):
             pf.warn("Swap", "swap is supported for cgroup v2 only. The kubelet must be properly configured to use "
                     "swap. Please refer to https://kubernetes.io/docs/concepts/architecture/nodes/#swap-memory, "
                     "or disable swap on the node")
-    sock = cri_socket.replace("unix://", "")
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.settimeout(2)
-        s.connect(sock)
-    except OSError as e:
-        why = "no such file or directory" if isinstance(e, FileNotFoundError) else "connection refused"
-        pf.fail("CRI", "could not connect to the container runtime: failed to create new CRI runtime service: "
-                f"validate service connection: validate CRI v1 runtime API for endpoint \"{cri_socket}\": rpc "
-                f"error: code = Unavailable desc = connection error: desc = \"transport: Error while dialing: "
-                f"dial unix {sock}: connect: {why}\"")
-    finally:
-        s.close()
+    err = cri_error(cri_socket)
+    if err:
+        pf.fail("CRI", "could not connect to the container runtime: failed to create new CRI runtime service: " + err)
     for b in ("crictl", "conntrack", "ip", "iptables", "mount", "nsenter", "ethtool", "tc", "touch"):
         if not shutil.which(b):
             if b in ("crictl", "conntrack", "ip", "iptables", "mount", "nsenter"):
@@ -1028,6 +1017,8 @@ def load_init_config(vals, changed):
     elif vals.get("node-name"):
         init.setdefault("nodeRegistration", {})["name"] = vals["node-name"]
     kc.validate_init(init, cluster)
+    if (init.get("patches") or {}).get("directory") or vals.get("patches"):
+        raise StandinError("patches (InitConfiguration.patches / --patches) are not supported by the lab stand-in")
     default_init(init, cluster)
     if "kubernetesVersion" not in (docs.get("ClusterConfiguration") or {}) and "kubernetes-version" not in changed:
         cluster["kubernetesVersion"] = K8S_VERSION
@@ -1472,6 +1463,8 @@ def load_join_config(vals, changed, pos):
     if vals.get("node-name") and vals["config"]:
         j.setdefault("nodeRegistration", {})["name"] = vals["node-name"]
     kc.validate_join(j)
+    if (j.get("patches") or {}).get("directory") or vals.get("patches"):
+        raise StandinError("patches (JoinConfiguration.patches / --patches) are not supported by the lab stand-in")
     nr = j.setdefault("nodeRegistration", {})
     nr.setdefault("name", hostname())
     nr.setdefault("criSocket", DEFAULT_CRI)
@@ -1944,14 +1937,20 @@ def cmd_reset(argv):
         if "remove-etcd-member" not in skip:
             remove_local_etcd_member(cert_dir, pod)
     if "cleanup-node" not in skip:
-        if data_dir:
-            shutil.rmtree(data_dir, ignore_errors=True)
-            os.makedirs(data_dir, exist_ok=True)
-            out(f"[reset] Deleted contents of the etcd data directory: {data_dir}")
-        out("[reset] Stopping the kubelet service")
+        # stop the kubelet and its static Pods before any data goes, so nothing restarts on a half-deleted dir
         subprocess.run(["systemctl", "stop", "kubelet"], check=False)
         subprocess.run("systemctl stop 'k8s-pod-*' 2>/dev/null; systemctl reset-failed 'k8s-pod-*' 2>/dev/null",
                        shell=True, check=False)
+        if data_dir:
+            # the directory itself stays, like kubeadm's cleanDir
+            for e in os.listdir(data_dir) if os.path.isdir(data_dir) else []:
+                p = os.path.join(data_dir, e)
+                if os.path.isdir(p) and not os.path.islink(p):
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    os.unlink(p)
+            out(f"[reset] Deleted contents of the etcd data directory: {data_dir}")
+        out("[reset] Stopping the kubelet service")
         out(f'[reset] Unmounting mounted directories in "{KUBELET_DIR}"')
         dirs = [MANIFESTS, KUBELET_DIR, cert_dir]
         if cleanup_tmp:

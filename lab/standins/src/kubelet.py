@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import kubeadm_config as kc
 import pki
-from k8scommon import (APIError, set_process_args, Client, K8S_VERSION, StandinError, b64, hostname, klog, kubeconfig,
+from k8scommon import (APIError, set_process_args, cri_error, containerd_systemd_cgroup, Client, K8S_VERSION, StandinError, b64, hostname, klog, kubeconfig,
                        kubeconfig_target, load_kubeconfig, now_utc, openssl, primary_ip, rfc3339, unb64, write_file,
                        yaml_dump, yaml_load)
 
@@ -101,6 +101,11 @@ class Kubelet:
             if errs:
                 klog("E", '"Failed to start ContainerManager" err="[%s]"', ", ".join(errs), file="kubelet.go", line=1712)
                 sys.exit(1)
+        ep = flags.get("container-runtime-endpoint") or doc.get("containerRuntimeEndpoint") or "unix:///run/containerd/containerd.sock"
+        err = cri_error(ep)
+        if err:
+            die(f"failed to run Kubelet: {err}")
+        self.check_cgroup_driver()
         self.node = (flags.get("hostname-override") or hostname()).lower()
         self.node_ip = flags.get("node-ip") or primary_ip()
         self.manifests = doc.get("staticPodPath") or "/etc/kubernetes/manifests"
@@ -110,6 +115,22 @@ class Kubelet:
         self.last_mirror = {}
         self.started = {}
         self.lock = threading.Lock()
+
+    def check_cgroup_driver(self):
+        """The kubelet's and containerd's cgroup drivers must match (containerd 1.6 cannot report its
+        driver to the kubelet); with a mismatch no Pod sandbox can be created."""
+        driver = self.cfg.get("cgroupDriver") or "cgroupfs"
+        have = containerd_systemd_cgroup()
+        old = getattr(self, "cgroup_mismatch", None)
+        self.cgroup_mismatch = None
+        if have is not None and have != (driver == "systemd"):
+            self.cgroup_mismatch = (
+                "failed to create containerd task: failed to create shim task: OCI runtime create failed: kubelet "
+                f'cgroup driver "{driver}" does not match containerd runc SystemdCgroup={str(have).lower()}: '
+                "the container runtime and kubelet cgroup drivers must match")
+            if not old:
+                klog("E", '"RunPodSandbox from runtime service failed" err="%s"', self.cgroup_mismatch, file="log.go", line=32)
+        self._cgroup_checked = time.time()
 
     # ---------------- http endpoints
     def serve_healthz(self):
@@ -435,6 +456,9 @@ class Kubelet:
             cur_hash = open(hf).read().strip() if os.path.exists(hf) else ""
             state = self.unit_state(unit)
             cmd, err = self.command_for(pod)
+            if self.cgroup_mismatch:
+                statuses[name] = ("Pending", "CreateContainerError", self.cgroup_mismatch)
+                continue
             if err:
                 statuses[name] = ("Pending", "ErrImagePull", err)
                 continue
@@ -546,6 +570,8 @@ class Kubelet:
         klog("I", "Kubelet version kubeletVersion=\"%s\"", K8S_VERSION, file="server.go", line=530)
         last_node = 0
         while True:
+            if time.time() - self._cgroup_checked > 30:
+                self.check_cgroup_driver()
             try:
                 pods, statuses = self.sync_pods()
             except Exception as e:  # noqa: BLE001
