@@ -726,8 +726,12 @@ pub fn plan_cluster(
         if restart {
             script.push_str(&scripts::restart_apiserver(h.node_ip()));
         }
+        // A live-reloaded change goes with the other file writes, before any join: joins
+        // depend on it (anonymous access to cluster-info for discovery). A restart waits until
+        // the joins are done so the API never goes down as a whole.
+        let step_wave = if restart { wave } else { W_FILES };
         p.push(
-            wave,
+            step_wave,
             &h.name,
             StepKind::SecurityFiles,
             &format!("security-files/{}", h.name),
@@ -739,7 +743,9 @@ pub fn plan_cluster(
             format!("{} different on a running control plane", paths.join(", ")),
             Planner::script(script, stdin, None),
         );
-        wave += 1;
+        if restart {
+            wave += 1;
+        }
     }
 
     // Tokens of this (or an earlier, killed) run are deleted once the joins are done.
