@@ -291,7 +291,9 @@ mod engine {
             rep.out("cluster: nothing to do");
         } else {
             rep.out(format!("cluster: {} step(s)", p.cluster.len()));
-            for s in &p.cluster {
+            let mut steps: Vec<_> = p.cluster.iter().collect();
+            steps.sort_by_key(|s| s.wave);
+            for s in steps {
                 rep.out(format!(
                     "  + [{}] {}: {}: {}",
                     s.wave, s.host, s.title, s.reason

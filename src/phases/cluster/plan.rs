@@ -104,6 +104,10 @@ const W_FILES: u32 = 3;
 const W_INIT: u32 = 4;
 const W_AFTER_INIT: u32 = 5;
 const W_TOKEN: u32 = 6;
+/// Rolling updates of running control planes' security files, one host per wave, before any
+/// join: a join may depend on them (anonymous discovery of cluster-info) and a control plane
+/// that joins later must not meet an older configuration.
+const W_ROLLING: u32 = 7;
 const W_CP_JOIN: u32 = 10;
 
 impl<'a> Planner<'a> {
@@ -612,7 +616,7 @@ pub fn plan_cluster(
     }
 
     // Control planes one at a time (etcd admits a single learner), then workers together.
-    let mut wave = W_CP_JOIN;
+    let mut wave = W_CP_JOIN.max(W_ROLLING + running_cp_updates.len() as u32);
     for h in &cp_joins {
         let cfg = render::join_config(inv, h)?;
         let kv = if kube_vip {
@@ -716,36 +720,24 @@ pub fn plan_cluster(
     }
     wave += 1;
 
-    // Changed security files on running control planes: one host per wave, each waiting for
-    // its API server to be ready again, so the API never goes down as a whole.
-    for (h, files) in &running_cp_updates {
+    // Changed security files on running control planes: one host per wave (W_ROLLING..), each
+    // waiting for its API server to be ready again, so the API never goes down as a whole
+    // when there is more than one control plane.
+    for (i, (h, files)) in running_cp_updates.iter().enumerate() {
         let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-        // The authentication config alone is re-read live; anything else needs a restart.
-        let restart = files.iter().any(|f| f.path != render::AUTHN_CONFIG);
+        // Always restart: the API server reloads JWT authenticators from the authentication
+        // config but not its `anonymous` section, and every other file is read at start only.
         let (mut script, stdin) = scripts::write_files(files);
-        if restart {
-            script.push_str(&scripts::restart_apiserver(h.node_ip()));
-        }
-        // A live-reloaded change goes with the other file writes, before any join: joins
-        // depend on it (anonymous access to cluster-info for discovery). A restart waits until
-        // the joins are done so the API never goes down as a whole.
-        let step_wave = if restart { wave } else { W_FILES };
+        script.push_str(&scripts::restart_apiserver(h.node_ip()));
         p.push(
-            step_wave,
+            W_ROLLING + i as u32,
             &h.name,
             StepKind::SecurityFiles,
             &format!("security-files/{}", h.name),
-            if restart {
-                "update API server security configuration and restart it".into()
-            } else {
-                "update the API server authentication configuration".into()
-            },
+            "update API server security configuration and restart it".into(),
             format!("{} different on a running control plane", paths.join(", ")),
             Planner::script(script, stdin, None),
         );
-        if restart {
-            wave += 1;
-        }
     }
 
     // Tokens of this (or an earlier, killed) run are deleted once the joins are done.
@@ -1140,9 +1132,9 @@ mod tests {
                     (inv, st)
                 },
                 &[
-                    "11 cp-1 cluster/security-files/cp-1",
-                    "12 cp-2 cluster/security-files/cp-2",
-                    "13 cp-3 cluster/security-files/cp-3",
+                    "7 cp-1 cluster/security-files/cp-1",
+                    "8 cp-2 cluster/security-files/cp-2",
+                    "9 cp-3 cluster/security-files/cp-3",
                 ],
             ),
             (
