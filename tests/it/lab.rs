@@ -9,7 +9,11 @@ use std::process::{Command, Output};
 
 use otp_provision::lab::{self, LabOpts, UpParams};
 
-const NAME: &str = "otp-lab-it";
+/// Lab name of this test process: two test runs on one machine (a developer's and CI's) must
+/// not tear down each other's nodes.
+fn name() -> String {
+    format!("otp-lab-it{}", std::process::id())
+}
 
 fn docker_usable() -> Result<(), String> {
     match Command::new("docker")
@@ -33,7 +37,7 @@ fn lab_opts(dir: &Path) -> Option<LabOpts> {
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     Some(LabOpts {
-        name: NAME.to_string(),
+        name: name(),
         dir: dir.to_path_buf(),
         // Shared with `otp-provision lab up` so the image and packages are built once.
         cache: root.join("lab/cache"),
@@ -87,7 +91,7 @@ fn ok(o: &Output) -> String {
 
 fn labelled(kind: &[&str]) -> String {
     let mut args = kind.to_vec();
-    let filter = format!("label=otp-lab.name={NAME}");
+    let filter = format!("label=otp-lab.name={}", name());
     args.extend(["-q", "--filter", &filter]);
     let o = Command::new("docker").args(&args).output().unwrap();
     String::from_utf8_lossy(&o.stdout).trim().to_string()
@@ -202,8 +206,55 @@ fn lab_lifecycle() {
     let out = ok(&ssh(dir, &addr("w1"), &script));
     assert!(out.trim_end().ends_with("active"), "{out}");
 
+    // otp-provision itself: facts from every node through strict host key checking (the
+    // generated known_hosts only), one round trip each.
+    let inventory = dir.join("inventory.toml");
+    let otp = |args: &[&str]| {
+        let mut c = assert_cmd::Command::cargo_bin("otp-provision").unwrap();
+        c.env("NO_COLOR", "1").arg("-i").arg(&inventory).args(args);
+        c
+    };
+    let o = otp(&["facts"]).output().unwrap();
+    let text = ok(&o);
+    for h in &names {
+        assert!(
+            text.contains(&format!("{h}: Debian GNU/Linux 12 (bookworm)")),
+            "{text}"
+        );
+    }
+
+    // Real node preparation from the lab repository, twice: the second run changes nothing.
+    // --limit keeps it to node preparation (no kubeadm here: that is the cluster test's job).
+    let o = otp(&["up", "--yes", "--limit", "cp1,w1"]).output().unwrap();
+    let text = ok(&o);
+    assert!(
+        text.contains("cp1: ") && text.contains("to change"),
+        "{text}"
+    );
+    let o = otp(&["up", "--yes", "--limit", "cp1,w1"]).output().unwrap();
+    let text = ok(&o);
+    assert!(text.contains("cp1: nothing to do"), "{text}");
+    assert!(text.contains("w1: nothing to do"), "{text}");
+    assert!(text.contains("up: nothing to do"), "{text}");
+    let o = ok(&ssh(
+        dir,
+        &addr("w1"),
+        "systemctl is-active containerd; dpkg-query -W -f='${Version}' kubeadm; apt-mark showhold",
+    ));
+    assert!(o.starts_with("active\n1.33.4-"), "{o}");
+    assert!(o.contains("kubeadm"), "{o}");
+
     // Faults: a stopped node is unreachable, and comes back with the same host key.
     lab::stop(&opts, "w1").unwrap();
+    let o = otp(&["facts"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("w1: unreachable"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("cp1: ") && stdout.contains("lb1: "),
+        "{stdout}"
+    );
     let st = lab::status(&opts).unwrap();
     assert_eq!(st.iter().find(|n| n.node == "w1").unwrap().state, "exited");
     assert!(!ssh(dir, &addr("w1"), "true").status.success());
@@ -220,7 +271,7 @@ fn lab_lifecycle() {
     // The CLI path: status as JSON names every node and the repository.
     let o = assert_cmd::Command::cargo_bin("otp-provision")
         .unwrap()
-        .args(["--output", "json", "lab", "status", "--name", NAME])
+        .args(["--output", "json", "lab", "status", "--name", &name()])
         .arg("--dir")
         .arg(dir)
         .output()
