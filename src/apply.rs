@@ -346,7 +346,6 @@ pub async fn apply_with<R: StepRunner>(
 
 async fn run_host<R: StepRunner>(hp: &HostPlan, runner: &R, observer: &dyn Observer) -> HostReport {
     let todo: Vec<&Step> = hp.steps.iter().filter(|s| s.change).collect();
-    observer.host_started(&hp.host, todo.len());
     let mut report = HostReport {
         host: hp.host.clone(),
         ok: true,
@@ -354,6 +353,11 @@ async fn run_host<R: StepRunner>(hp: &HostPlan, runner: &R, observer: &dyn Obser
         skipped: 0,
         failed: None,
     };
+    // A host with nothing to change was already reported by the plan ("nothing to do").
+    if todo.is_empty() {
+        return report;
+    }
+    observer.host_started(&hp.host, todo.len());
     for (i, step) in todo.iter().enumerate() {
         observer.step_started(&hp.host, step);
         let res = runner.run(&hp.host, step).await;

@@ -153,8 +153,8 @@ async fn failed_step_stops_its_host_only() {
             "a done ok=false"
         ]
     );
-    assert!(events.contains(&"c start 0".to_string()));
-    assert!(events.contains(&"c done ok=true".to_string()));
+    // A host with nothing to change gets no progress events (the plan already said so).
+    assert!(!events.iter().any(|e| e.starts_with("c ")), "{events:?}");
 }
 
 #[tokio::test]
