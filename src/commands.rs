@@ -490,11 +490,11 @@ mod engine {
         let state = rt.block_on(run::cluster::state(&inv, &g.facts, &g.conns, &obs));
         let steps = state
             .map_err(anyhow::Error::from)
-            .and_then(|state| match &what {
+            .and_then(|probed| match &what {
                 Day2::RemoveNode { name, force } => {
-                    cluster::plan_remove_node(&inv, &state, name, *force).map_err(Into::into)
+                    cluster::plan_remove_node(&inv, &probed.state, name, *force).map_err(Into::into)
                 }
-                Day2::Reset => Ok(cluster::plan_reset(&inv, &state)),
+                Day2::Reset => Ok(cluster::plan_reset(&inv, &probed.state)),
             });
         let steps = match steps {
             Ok(s) => s,

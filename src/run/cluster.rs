@@ -48,9 +48,12 @@ pub fn cluster_configures_load_balancers(inv: &Inventory) -> bool {
     inv.load_balancers().next().is_none()
 }
 
-/// Add the cluster host probe to every host's facts request (no extra round trip).
+/// Add the cluster host probe to every host's facts request (no extra round trip). The API and
+/// addon probes ride on the first control plane only: on a converged cluster it is the API
+/// host, and every other control plane would only repeat the same kubectl queries.
 pub fn add_probe_reports(inv: &Inventory, reqs: &mut BTreeMap<String, FactRequest>) {
     let vip = cluster::probe_vip(inv);
+    let first_cp = inv.control_planes().next().map(|h| h.name.as_str());
     for (name, req) in reqs.iter_mut() {
         if let Some(h) = inv.host(name) {
             let files = cluster::probe_files(inv, h);
@@ -59,7 +62,7 @@ pub fn add_probe_reports(inv: &Inventory, reqs: &mut BTreeMap<String, FactReques
                 HOST_REPORT.to_string(),
                 cluster::host_probe_script(&files, vip),
             );
-            if h.has_role(crate::inventory::Role::ControlPlane) {
+            if Some(name.as_str()) == first_cp {
                 req.reports.insert(
                     API_REPORT.to_string(),
                     when_admin_conf(&cluster::api_probe_script()),
@@ -73,13 +76,21 @@ pub fn add_probe_reports(inv: &Inventory, reqs: &mut BTreeMap<String, FactReques
     }
 }
 
-/// Build the cluster state from the gathered facts, plus one API probe on one control plane.
+/// What the probes found: the cluster state and, from the API host, the addon probe's output.
+pub struct Probed {
+    pub state: ClusterState,
+    pub addons_report: Option<String>,
+}
+
+/// Build the cluster state from the gathered facts. The API host's probes come from its facts
+/// report; only when the API host is not the first control plane (that one is fresh or was
+/// reset) do they cost one extra command there.
 pub async fn state(
     inv: &Inventory,
     facts: &BTreeMap<String, Facts>,
     conns: &BTreeMap<String, Connection>,
     observer: &dyn Observer,
-) -> Result<ClusterState, ClusterRunError> {
+) -> Result<Probed, ClusterRunError> {
     let mut st = ClusterState::default();
     for (name, f) in facts {
         let Some(out) = f.reports.get(HOST_REPORT) else {
@@ -95,15 +106,24 @@ pub async fn state(
     if let Ok(text) = std::fs::read_to_string(&local) {
         st.local_kubeconfig_server = cluster::kubeconfig_server(&text);
     }
+    let mut addons_report = None;
     if let Some(host) = st.api_probe_host(inv) {
-        let out = facts
-            .get(host)
-            .and_then(|f| f.reports.get(API_REPORT))
-            .ok_or_else(|| ClusterRunError::Probe {
-                host: host.to_string(),
-                reason: "no API probe output".into(),
-            })?;
-        let api = cluster::parse_api_probe(host, out).map_err(|e| ClusterRunError::Probe {
+        let report = |name: &str| {
+            facts
+                .get(host)
+                .and_then(|f| f.reports.get(name))
+                .filter(|out| !out.trim().is_empty())
+                .cloned()
+        };
+        let (api_out, addons_out) = match report(API_REPORT) {
+            Some(out) => (out, report(ADDONS_REPORT)),
+            None => {
+                let api = probe_on(host, conns, observer, cluster::api_probe_script()).await?;
+                let addons = probe_on(host, conns, observer, crate::addons::probe_script()).await?;
+                (api, Some(addons))
+            }
+        };
+        let api = cluster::parse_api_probe(host, &api_out).map_err(|e| ClusterRunError::Probe {
             host: host.to_string(),
             reason: format!(
                 "{e}. {host} holds admin.conf but its API server did not answer, so no cluster \
@@ -113,22 +133,50 @@ pub async fn state(
             ),
         })?;
         st.api = Some(api);
+        addons_report = addons_out;
     }
-    let _ = (conns, observer);
-    Ok(st)
+    Ok(Probed {
+        state: st,
+        addons_report,
+    })
 }
 
-/// The addon side of the cluster: parsed from the API host's facts report; empty (everything
-/// planned as new) before the cluster exists.
+/// Run one read-only probe script on `host` (the rare path: API host is not the first control
+/// plane). A non-zero exit is left to the parser, which names what is missing.
+async fn probe_on(
+    host: &str,
+    conns: &BTreeMap<String, Connection>,
+    observer: &dyn Observer,
+    script: String,
+) -> Result<String, ClusterRunError> {
+    let conn = conns.get(host).ok_or_else(|| ClusterRunError::Probe {
+        host: host.to_string(),
+        reason: "not connected".into(),
+    })?;
+    let cmd = Command {
+        script,
+        privileged: true,
+        stdin: None,
+        timeout: Some(std::time::Duration::from_secs(120)),
+    };
+    let (res, _) = apply::exec(conn, "cluster/probe", "probe the API", cmd, observer).await;
+    res.map(|out| out.stdout_str())
+        .map_err(|e| ClusterRunError::Probe {
+            host: host.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// The addon side of the cluster, from the API host's addon probe; empty (everything planned
+/// as new) before the cluster exists.
 pub fn addon_state(
     inv: &Inventory,
-    st: &ClusterState,
-    facts: &BTreeMap<String, Facts>,
+    probed: &Probed,
 ) -> Result<crate::addons::LiveAddonState, ClusterRunError> {
-    let Some(host) = st.api_probe_host(inv) else {
+    let Some(host) = probed.state.api_probe_host(inv) else {
         return Ok(Default::default());
     };
-    match facts.get(host).and_then(|f| f.reports.get(ADDONS_REPORT)) {
+    match &probed.addons_report {
         Some(out) if !out.trim().is_empty() => crate::addons::LiveAddonState::parse(host, out)
             .map_err(|e| ClusterRunError::Probe {
                 host: host.to_string(),

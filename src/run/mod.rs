@@ -211,9 +211,10 @@ pub async fn prepare(
         (Vec::new(), Some("some hosts are unreachable".to_string()))
     } else {
         let obs = RunObserver { rep, journal };
-        let state = cluster::state(inv, &gathered.facts, &gathered.conns, &obs).await?;
-        let mut steps = crate::phases::cluster::plan_cluster(inv, &state)?;
-        let live = cluster::addon_state(inv, &state, &gathered.facts)?;
+        let probed = cluster::state(inv, &gathered.facts, &gathered.conns, &obs).await?;
+        let state = &probed.state;
+        let mut steps = crate::phases::cluster::plan_cluster(inv, state)?;
+        let live = cluster::addon_state(inv, &probed)?;
         addons = crate::addons::plan(inv, &live)?;
         addon_host = state
             .api_probe_host(inv)
