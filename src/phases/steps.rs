@@ -121,6 +121,13 @@ pub fn package(
                     None => n.to_string(),
                 })
                 .collect();
+            // A run killed mid-install leaves packages unpacked but not configured, and
+            // apt-get refuses to install anything until that is finished. dpkg has no lock
+            // timeout of its own: retry while another apt holds the lock.
+            script.push_str(
+                "i=0; until dpkg --configure -a --force-confdef --force-confold; do \
+                 i=$((i + 1)); [ \"$i\" -lt 60 ] || exit 1; sleep 5; done\n",
+            );
             script.push_str("apt-get -q -o DPkg::Lock::Timeout=300 update\n");
             script.push_str(&format!(
                 "apt-get -q -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef \

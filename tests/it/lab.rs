@@ -4,89 +4,16 @@
 //! Needs a Docker engine and root (debootstrap, chroot). Outside CI the test skips with a
 //! message when Docker is missing; with CI set it fails instead.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use otp_provision::lab::{self, LabOpts, UpParams};
+use otp_provision::lab::{self, UpParams};
+
+use crate::support::lab::{Guard, ok, ssh};
 
 /// Lab name of this test process: two test runs on one machine (a developer's and CI's) must
 /// not tear down each other's nodes.
 fn name() -> String {
     format!("otp-lab-it{}", std::process::id())
-}
-
-fn docker_usable() -> Result<(), String> {
-    match Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .output()
-    {
-        Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(String::from_utf8_lossy(&o.stderr).trim().to_string()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// None when the lab cannot run here and that is acceptable (not CI).
-fn lab_opts(dir: &Path) -> Option<LabOpts> {
-    if let Err(why) = docker_usable() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but Docker is not usable: {why}");
-        }
-        eprintln!("skipping the container lab test: Docker is not usable ({why})");
-        return None;
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    Some(LabOpts {
-        name: name(),
-        dir: dir.to_path_buf(),
-        // Shared with `otp-provision lab up` so the image and packages are built once.
-        cache: root.join("lab/cache"),
-        standins: root.join("lab/standins"),
-    })
-}
-
-/// Removes the test lab even when an assertion fails half-way.
-struct Guard(LabOpts);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = lab::down(&self.0);
-    }
-}
-
-fn ssh(dir: &Path, address: &str, command: &str) -> Output {
-    Command::new("ssh")
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "ConnectTimeout=5",
-            "-o",
-        ])
-        .arg(format!(
-            "UserKnownHostsFile={}",
-            dir.join("known_hosts").display()
-        ))
-        .arg("-o")
-        .arg("GlobalKnownHostsFile=/dev/null")
-        .arg("-i")
-        .arg(dir.join("state/id_ed25519"))
-        .arg(format!("otp@{address}"))
-        .arg(command)
-        .output()
-        .expect("run ssh")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "status {}\nstdout: {}\nstderr: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn labelled(kind: &[&str]) -> String {
@@ -101,7 +28,9 @@ fn labelled(kind: &[&str]) -> String {
 fn lab_lifecycle() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let Some(opts) = lab_opts(dir) else { return };
+    let Some(opts) = crate::support::lab::opts(&name(), dir) else {
+        return;
+    };
     // A leftover from an interrupted run would make `up` refuse.
     lab::down(&opts).unwrap();
     let guard = Guard(opts.clone());

@@ -445,11 +445,23 @@ pub fn plan_cluster(
     }
 
     // Security files on every control plane (before its init/join: the API server mounts them).
-    let mut running_cp_updates: Vec<(&Host, Vec<RenderedFile>)> = Vec::new();
+    let mut running_cp_updates: Vec<(&Host, Vec<RenderedFile>, String)> = Vec::new();
     for h in &cps {
         let f = p.facts(&h.name)?;
-        let files: Vec<RenderedFile> = render::security_files(inv, h)?
-            .into_iter()
+        let all = render::security_files(inv, h)?;
+        let running = f.control_plane_initialised() && !init_now;
+        // Files already right but written after the running API server started (a run killed
+        // between writing them and the restart) are not in effect yet: restart only.
+        let not_loaded: Vec<&str> = match f.apiserver_started {
+            Some(started) if running => all
+                .iter()
+                .map(|file| file.path.as_str())
+                .filter(|path| f.file_mtimes.get(*path).is_some_and(|m| *m > started))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let files: Vec<RenderedFile> = all
+            .iter()
             .filter(|file| {
                 if file.path == ENCRYPTION_CONFIG {
                     // The key is never rendered, so only presence can be compared.
@@ -458,14 +470,27 @@ pub fn plan_cluster(
                     f.files.get(&file.path) != Some(&file.sha256())
                 }
             })
+            .cloned()
             .collect();
         if files.is_empty() {
+            if !not_loaded.is_empty() {
+                running_cp_updates.push((
+                    *h,
+                    files,
+                    format!(
+                        "{} changed after the running API server started (read at start only)",
+                        not_loaded.join(", ")
+                    ),
+                ));
+            }
             continue;
         }
         // A running API server reads audit, admission and encryption config only at start:
         // those hosts are updated later, one at a time, with a restart (see below).
-        if f.control_plane_initialised() && !init_now {
-            running_cp_updates.push((*h, files));
+        if running {
+            let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+            let reason = format!("{} different on a running control plane", paths.join(", "));
+            running_cp_updates.push((*h, files, reason));
             continue;
         }
         let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
@@ -723,8 +748,7 @@ pub fn plan_cluster(
     // Changed security files on running control planes: one host per wave (W_ROLLING..), each
     // waiting for its API server to be ready again, so the API never goes down as a whole
     // when there is more than one control plane.
-    for (i, (h, files)) in running_cp_updates.iter().enumerate() {
-        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    for (i, (h, files, reason)) in running_cp_updates.iter().enumerate() {
         // Always restart: the API server reloads JWT authenticators from the authentication
         // config but not its `anonymous` section, and every other file is read at start only.
         let (mut script, stdin) = scripts::write_files(files);
@@ -734,8 +758,12 @@ pub fn plan_cluster(
             &h.name,
             StepKind::SecurityFiles,
             &format!("security-files/{}", h.name),
-            "update API server security configuration and restart it".into(),
-            format!("{} different on a running control plane", paths.join(", ")),
+            if files.is_empty() {
+                "restart the API server to load its security configuration".into()
+            } else {
+                "update API server security configuration and restart it".into()
+            },
+            reason.clone(),
             Planner::script(script, stdin, None),
         );
     }
@@ -1136,6 +1164,21 @@ mod tests {
                     "8 cp-2 cluster/security-files/cp-2",
                     "9 cp-3 cluster/security-files/cp-3",
                 ],
+            ),
+            (
+                "files right but newer than the running API server (run killed before the restart)",
+                || {
+                    let inv = fixtures::ha();
+                    let mut st = converged(&inv);
+                    for (h, started) in [("cp-1", 2000), ("cp-2", 500), ("cp-3", 1000)] {
+                        let f = st.hosts.get_mut(h).unwrap();
+                        f.apiserver_started = Some(started);
+                        f.file_mtimes.insert(render::AUDIT_POLICY.into(), 1000);
+                    }
+                    (inv, st)
+                },
+                // cp-3 started in the same second the file was written: in effect.
+                &["7 cp-2 cluster/security-files/cp-2"],
             ),
             (
                 "a control plane that lost its role label is left alone",

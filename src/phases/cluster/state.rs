@@ -35,6 +35,10 @@ pub struct HostClusterFacts {
     pub kube_vip: Option<KubeVipKubeconfig>,
     /// sha256 of managed files that exist (path -> hex).
     pub files: BTreeMap<String, String>,
+    /// Modification time (Unix seconds) of managed files that exist.
+    pub file_mtimes: BTreeMap<String, i64>,
+    /// Start time (Unix seconds) of the running kube-apiserver process, if one runs.
+    pub apiserver_started: Option<i64>,
     pub haproxy_active: bool,
     pub keepalived_active: bool,
     /// Interface of the route to the VIP (`ip route get`), for keepalived / kube-vip.
@@ -71,7 +75,8 @@ impl HostClusterFacts {
 
 /// The per-host probe. `files`: managed files whose sha256 the planner compares;
 /// `vip`: the endpoint address, to find the interface its route uses.
-/// Output: `key=value` lines, `file <sha256> <path>` lines; parsed by [`parse_host_probe`].
+/// Output: `key=value` lines, `file <sha256> <path>` and `mtime <secs> <path>` lines; parsed by
+/// [`parse_host_probe`].
 pub fn host_probe_script(files: &[&str], vip: Option<&str>) -> String {
     use std::fmt::Write;
     let q = |s: &str| shell_escape::unix::escape(s.into()).into_owned();
@@ -101,7 +106,7 @@ pub fn host_probe_script(files: &[&str], vip: Option<&str>) -> String {
     for f in files {
         let _ = writeln!(
             s,
-            "if [ -f {p} ]; then echo \"file $(sha256sum < {p} | cut -d' ' -f1) \"{p}; fi",
+            "if [ -f {p} ]; then echo \"file $(sha256sum < {p} | cut -d' ' -f1) \"{p}; echo \"mtime $(stat -c %Y {p}) \"{p}; fi",
             p = q(f)
         );
     }
@@ -112,6 +117,18 @@ pub fn host_probe_script(files: &[&str], vip: Option<&str>) -> String {
             q(vip)
         );
     }
+    // The API server reads its security files at start only: its start time tells whether a
+    // file written later (a run killed before the restart) is in effect. Field 22 of
+    // /proc/PID/stat is the start in clock ticks after boot (comm stripped: it may hold spaces).
+    s.push_str(
+        "pid=$(pgrep -of '^kube-apiserver( |$)' 2>/dev/null || true)\n\
+         if [ -n \"$pid\" ]; then\n  \
+           ticks=$(sed 's/.*) //' \"/proc/$pid/stat\" 2>/dev/null | cut -d' ' -f20)\n  \
+           btime=$(sed -n 's/^btime //p' /proc/stat)\n  \
+           hz=$(getconf CLK_TCK)\n  \
+           if [ -n \"$ticks\" ] && [ -n \"$btime\" ]; then echo \"apiserver_started=$((btime + ticks / hz))\"; fi\n\
+         fi\n",
+    );
     s.push_str(
         "if [ -f /etc/kubernetes/pki/ca.crt ] && command -v openssl >/dev/null; then\n  \
            echo \"ca_cert_hash=sha256:$(openssl x509 -pubkey -noout -in /etc/kubernetes/pki/ca.crt | openssl pkey -pubin -outform der 2>/dev/null | openssl dgst -sha256 -hex | sed 's/^.* //')\"\n\
@@ -193,6 +210,16 @@ pub fn parse_host_probe(host: &str, out: &str) -> Result<HostClusterFacts, Clust
             f.files.insert(path.to_string(), sha.to_string());
             continue;
         }
+        if let Some(rest) = line.strip_prefix("mtime ") {
+            let (secs, path) = rest
+                .split_once(' ')
+                .and_then(|(t, p)| Some((t.parse::<i64>().ok()?, p)))
+                .ok_or_else(|| {
+                    parse_err(host, "host probe", format!("line {}: {line:?}", n + 1))
+                })?;
+            f.file_mtimes.insert(path.to_string(), secs);
+            continue;
+        }
         let (k, v) = line
             .split_once('=')
             .ok_or_else(|| parse_err(host, "host probe", format!("line {}: {line:?}", n + 1)))?;
@@ -224,6 +251,18 @@ pub fn parse_host_probe(host: &str, out: &str) -> Result<HostClusterFacts, Clust
                 })
             }
             "vip_interface" => f.vip_interface = (!v.is_empty()).then(|| v.to_string()),
+            "apiserver_started" => {
+                f.apiserver_started = Some(v.parse().map_err(|_| {
+                    parse_err(
+                        host,
+                        "host probe",
+                        format!(
+                            "line {}: apiserver_started must be seconds, got {v:?}",
+                            n + 1
+                        ),
+                    )
+                })?)
+            }
             "ca_cert_hash" => {
                 let hex = v.strip_prefix("sha256:").unwrap_or("");
                 if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -570,8 +609,9 @@ mod tests {
             "kubelet_conf=1\nbootstrap_kubelet_conf=0\nadmin_conf=1\nsuper_admin_conf=1\n\
              apiserver_manifest=1\netcd_data=1\npki_ca=1\nactive_kubelet=active\n\
              active_haproxy=inactive\nactive_keepalived=unknown\nkube_vip=super-admin\n\
-             file {SHA} /etc/kubernetes/audit/policy.yaml\nvip_interface=eth0\n\
-             ca_cert_hash=sha256:{SHA}\nfuture_key=whatever\n"
+             file {SHA} /etc/kubernetes/audit/policy.yaml\n\
+             mtime 1764230400 /etc/kubernetes/audit/policy.yaml\nvip_interface=eth0\n\
+             apiserver_started=1764230500\nca_cert_hash=sha256:{SHA}\nfuture_key=whatever\n"
         );
         let f = parse_host_probe("cp-1", &out).unwrap();
         assert!(f.control_plane_initialised() && f.super_admin_conf && f.kubelet_active);
@@ -580,6 +620,11 @@ mod tests {
         assert_eq!(f.files["/etc/kubernetes/audit/policy.yaml"], SHA);
         assert_eq!(f.vip_interface.as_deref(), Some("eth0"));
         assert_eq!(f.ca_cert_hash, Some(format!("sha256:{SHA}")));
+        assert_eq!(
+            f.file_mtimes["/etc/kubernetes/audit/policy.yaml"],
+            1764230400
+        );
+        assert_eq!(f.apiserver_started, Some(1764230500));
     }
 
     #[test]
@@ -595,6 +640,14 @@ mod tests {
                 "bad sha256",
             ),
             ("no equals sign\n", "line 1"),
+            (
+                "kubelet_conf=0\nadmin_conf=0\napiserver_manifest=0\nmtime soon /x\n",
+                "line 4",
+            ),
+            (
+                "kubelet_conf=0\nadmin_conf=0\napiserver_manifest=0\napiserver_started=\n",
+                "apiserver_started must be seconds",
+            ),
         ];
         for (out, want) in cases {
             let err = parse_host_probe("w-1", out).unwrap_err().to_string();

@@ -1,3 +1,4 @@
 //! Fixtures shared by integration tests.
 
+pub mod lab;
 pub mod sshd;
