@@ -66,14 +66,53 @@ mod duration_ms {
     }
 }
 
+/// Lock file on every host that serialises this tool's privileged commands across runs. A run
+/// killed mid-command leaves that command running on the host (kubeadm does not stop when the
+/// SSH connection drops), and the next run must neither plan from its half-done state nor run
+/// beside it: changing commands hold the lock exclusively (kubeadm inherits it), reads share it.
+pub const HOST_LOCK: &str = "/run/otp-provision.lock";
+const LOCK_WAIT_CHANGE: Duration = Duration::from_secs(600);
+const LOCK_WAIT_READ: Duration = Duration::from_secs(300);
+
+/// Steps whose commands only read: facts and the cluster probe. Everything else may change the
+/// host (the run journal's `changes`).
+pub fn read_only(step_id: &str) -> bool {
+    matches!(step_id, "facts" | "cluster/probe")
+}
+
+/// `script` run under [`HOST_LOCK`], giving up after `wait` with a message naming the lock.
+pub fn with_host_lock(script: &str, exclusive: bool, wait: Duration) -> String {
+    let secs = wait.as_secs();
+    format!(
+        "if command -v flock >/dev/null 2>&1; then\n  \
+           exec 9>>{HOST_LOCK}\n  \
+           if ! flock {mode} -w {secs} 9; then\n    \
+             echo \"another otp-provision command kept {HOST_LOCK} locked for {secs} s (an interrupted run's kubeadm still running?); retry when it has finished\" >&2\n    \
+             exit 75\n  \
+           fi\n\
+         fi\n{end}{script}",
+        mode = if exclusive { "-x" } else { "-s" },
+        end = crate::ssh::PRELUDE_END,
+    )
+}
+
 /// THE function every remote command goes through.
 pub async fn exec(
     conn: &Connection,
     step_id: &str,
     label: &str,
-    cmd: Command,
+    mut cmd: Command,
     observer: &dyn Observer,
 ) -> (Result<Output, SshError>, CommandRecord) {
+    if cmd.privileged {
+        let (exclusive, wait) = if read_only(step_id) {
+            (false, LOCK_WAIT_READ)
+        } else {
+            (true, LOCK_WAIT_CHANGE)
+        };
+        cmd.script = with_host_lock(&cmd.script, exclusive, wait);
+        cmd.timeout = cmd.timeout.map(|t| t + wait);
+    }
     let stdin_bytes = cmd.stdin.as_ref().map_or(0, Vec::len);
     let start = Instant::now();
     let res = conn.exec(cmd).await;
@@ -246,7 +285,7 @@ pub fn command_for(step: &Step) -> Option<(String, Command)> {
                 script: write_file_script(path, mode, owner, then.as_deref()),
                 privileged: true,
                 stdin: Some(content.clone()),
-                timeout: None,
+                timeout: Some(SCRIPT_TIMEOUT),
             },
         )),
     }

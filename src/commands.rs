@@ -300,6 +300,19 @@ mod engine {
                 ));
             }
         }
+        let addons: Vec<_> = p
+            .addons
+            .iter()
+            .filter(|a| a.kind != crate::addons::StepKind::Off)
+            .collect();
+        if !addons.is_empty() {
+            let on = p.addon_host.as_deref().unwrap_or("-");
+            rep.out(format!("addons (applied from {on}):"));
+            for a in addons {
+                let mark = if a.changes() { '+' } else { '=' };
+                rep.out(format!("  {mark} {}", a.summary()));
+            }
+        }
     }
 
     fn plan_json(p: &run::Prepared) -> serde_json::Value {
@@ -344,10 +357,11 @@ mod engine {
             print_plan(rep, plan);
             print_cluster(rep, &prepared);
             rep.out(format!(
-                "plan: {} node change(s) on {} host(s), {} cluster step(s)",
+                "plan: {} node change(s) on {} host(s), {} cluster step(s), {} addon(s) to change",
                 plan.changes(),
                 plan.hosts.iter().filter(|h| h.changes() > 0).count(),
-                prepared.cluster.len()
+                prepared.cluster.len(),
+                prepared.addons.iter().filter(|a| a.changes()).count()
             ));
         }
         report_unreachable(rep, unreachable);
@@ -401,8 +415,17 @@ mod engine {
                 && (!prepared.cluster.is_empty() || prepared.addons.iter().any(|a| a.changes()))
             {
                 let obs = run::RunObserver { rep, journal: &j };
-                cluster_result =
-                    Some(rt.block_on(run::cluster::execute(&prepared.cluster, &g.conns, &obs)));
+                cluster_result = Some(rt.block_on(async {
+                    let mut n = run::cluster::execute(&prepared.cluster, &g.conns, &obs).await?;
+                    // Addons need the cluster the steps above just finished.
+                    if let Some(host) = &prepared.addon_host
+                        && prepared.addons.iter().any(|a| a.changes())
+                    {
+                        n += run::cluster::apply_addons(&prepared.addons, host, &g.conns, &obs)
+                            .await?;
+                    }
+                    Ok::<_, run::cluster::ClusterRunError>(n)
+                }));
             }
             report = Some(r);
         }

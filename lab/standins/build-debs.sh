@@ -68,7 +68,8 @@ wrapper kubeadm kubeadm kubeadm.py
 mkdir -p "$WORK/kubeadm/usr/lib/systemd/system/kubelet.service.d"
 cp "$HERE/debian/10-kubeadm.conf" "$WORK/kubeadm/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf"
 
-stage kubelet "$VER-$REV" "iptables (>= 1.4.21), kubernetes-cni (>= 1.1.1), iproute2, socat, util-linux, mount, ebtables, ethtool, conntrack, etcd-server (>= 3.4), $PYDEPS, systemd" "Node agent for Kubernetes clusters (lab stand-in)"
+# etcd-server/etcd-client play the etcd image: it ships etcdctl, which `crictl exec <etcd> etcdctl` runs.
+stage kubelet "$VER-$REV" "iptables (>= 1.4.21), kubernetes-cni (>= 1.1.1), iproute2, socat, util-linux, mount, ebtables, ethtool, conntrack, etcd-server (>= 3.4), etcd-client (>= 3.4), $PYDEPS, systemd" "Node agent for Kubernetes clusters (lab stand-in)"
 lib kubelet
 wrapper kubelet kubelet kubelet.py
 mkdir -p "$WORK/kubelet/usr/lib/systemd/system" "$WORK/kubelet/etc/kubernetes/manifests"

@@ -59,7 +59,7 @@ impl Observer for RunObserver<'_> {
             step: &r.step_id,
             code: r.code,
             ms: r.duration.as_millis() as u64,
-            changes: r.step_id != "facts",
+            changes: !crate::apply::read_only(&r.step_id),
         });
     }
 }

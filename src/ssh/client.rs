@@ -444,7 +444,14 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// Last line of a prelude wrapped around scripts (the host lock of `apply::with_host_lock`):
+/// error messages quote the script's own first line, not the prelude.
+pub const PRELUDE_END: &str = "# end of otp-provision prelude\n";
+
 fn first_line(script: &str) -> String {
+    let script = script
+        .split_once(PRELUDE_END)
+        .map_or(script, |(_, rest)| rest);
     let line = script.trim_start().lines().next().unwrap_or("").trim_end();
     let mut s: String = line.chars().take(120).collect();
     if s.len() < line.len() || script.trim().lines().nth(1).is_some() {
@@ -804,6 +811,10 @@ mod tests {
             ("  apt-get update\napt-get install x", "apt-get update …"),
             ("\n\nset -e\n", "set -e"),
             ("", ""),
+            (
+                "if command -v flock; then\n  exec 9>>/run/x\nfi\n# end of otp-provision prelude\nset -e\napt-get update",
+                "set -e …",
+            ),
         ];
         for (script, want) in cases {
             assert_eq!(first_line(script), want, "{script:?}");

@@ -184,5 +184,5 @@ impl SshError {
     }
 }
 
-pub use client::{Connection, Connector, DEFAULT_SESSIONS_PER_HOST, connect_all};
+pub use client::{Connection, Connector, DEFAULT_SESSIONS_PER_HOST, PRELUDE_END, connect_all};
 pub use prompt::TerminalGuard;
