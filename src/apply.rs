@@ -80,15 +80,21 @@ pub fn read_only(step_id: &str) -> bool {
     matches!(step_id, "facts" | "cluster/probe")
 }
 
+/// Printed on stderr by a command that found [`HOST_LOCK`] held and waited for it.
+pub const LOCK_WAITED: &str = "otp-provision: waited for the host lock";
+
 /// `script` run under [`HOST_LOCK`], giving up after `wait` with a message naming the lock.
 pub fn with_host_lock(script: &str, exclusive: bool, wait: Duration) -> String {
     let secs = wait.as_secs();
     format!(
         "if command -v flock >/dev/null 2>&1; then\n  \
            exec 9>>{HOST_LOCK}\n  \
-           if ! flock {mode} -w {secs} 9; then\n    \
-             echo \"another otp-provision command kept {HOST_LOCK} locked for {secs} s (an interrupted run's kubeadm still running?); retry when it has finished\" >&2\n    \
-             exit 75\n  \
+           if ! flock {mode} -n 9; then\n    \
+             echo '{LOCK_WAITED}' >&2\n    \
+             if ! flock {mode} -w {secs} 9; then\n      \
+               echo \"another otp-provision command kept {HOST_LOCK} locked for {secs} s (an interrupted run's kubeadm still running?); retry when it has finished\" >&2\n      \
+               exit 75\n    \
+             fi\n  \
            fi\n\
          fi\n{end}{script}",
         mode = if exclusive { "-x" } else { "-s" },

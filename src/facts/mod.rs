@@ -82,6 +82,11 @@ pub struct Facts {
     /// Stdout of each requested report script (name -> text).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub reports: BTreeMap<String, String>,
+    /// The script had to wait for a command of another (possibly killed) run on the host: what
+    /// it saw is current for this host, but other hosts may have been read before that command
+    /// ended, so the run gathers again.
+    #[serde(skip)]
+    pub waited_for_lock: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -341,7 +346,9 @@ pub async fn gather_observed(
             stderr: crate::apply::tail(&out.stderr_str(), 20),
         });
     }
-    parse(conn.host(), &out.stdout_str())
+    let mut facts = parse(conn.host(), &out.stdout_str())?;
+    facts.waited_for_lock = out.stderr_str().contains(crate::apply::LOCK_WAITED);
+    Ok(facts)
 }
 
 /// Gather every host of `reqs` over its connection, `parallel` hosts at a time. A host without

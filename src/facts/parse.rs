@@ -121,6 +121,7 @@ pub fn parse(host: &str, text: &str) -> Result<Facts, FactsError> {
         listening_tcp,
         probes,
         reports,
+        waited_for_lock: false,
     })
 }
 

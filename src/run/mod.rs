@@ -138,7 +138,25 @@ pub async fn gather(
     rep.info(format!("connecting to {} host(s)", names.len()));
     let (conns, mut unreachable) = connect(inv, &names, journal).await;
     let obs = RunObserver { rep, journal };
-    let got = facts::gather_all(&conns, reqs, &obs, inv.run.parallel_hosts).await;
+    let mut got = facts::gather_all(&conns, reqs, &obs, inv.run.parallel_hosts).await;
+    // A host whose facts waited for an earlier run's command (still running after that run was
+    // killed) was read after the others: the cluster view could mix before and after that
+    // command. Read everything again (rare: only after an interrupted run).
+    for _ in 0..3 {
+        let waited: Vec<&str> = got
+            .iter()
+            .filter(|(_, r)| r.as_ref().is_ok_and(|f| f.waited_for_lock))
+            .map(|(h, _)| h.as_str())
+            .collect();
+        if waited.is_empty() {
+            break;
+        }
+        rep.info(format!(
+            "{}: waited for a command of an earlier run to finish; gathering facts again",
+            waited.join(", ")
+        ));
+        got = facts::gather_all(&conns, reqs, &obs, inv.run.parallel_hosts).await;
+    }
     let mut facts = BTreeMap::new();
     for (host, res) in got {
         if !conns.contains_key(&host) {
