@@ -324,6 +324,15 @@ expect_ok cp1 "delete statefulset --cascade=orphan" '^statefulset.apps "opensear
 expect_fail cp1 "delete: bad --cascade" 'error: invalid cascade value (sideways). Must be "background", "foreground", or "orphan".' \
   "$K -n logging delete statefulset opensearch --cascade=sideways"
 expect_ok cp1 "StatefulSet applied again" "statefulset.apps/opensearch serverside-applied" "$SSA -f /root/addon-logging.yaml"
+snap example_logging | awk 'function flush() { if (doc ~ /\nkind: StatefulSet\n/) printf "%s", doc; doc = "" }
+  /^---$/ { flush(); doc = "---\n"; next } { doc = doc $0 "\n" } END { flush() }' | sed 's/storage: 100Gi/storage: 200Gi/' | put cp1 /root/sts-bigger.yaml
+expect_fail cp1 "StatefulSet: volumeClaimTemplates cannot be updated" "updates to statefulset spec for fields other than 'replicas'" \
+  "$SSA -f /root/sts-bigger.yaml"
+{ printf 'set -eu\nexport KUBECONFIG=/etc/kubernetes/admin.conf\n'
+  sed -n '/^const STS_APPLY: &str = r#"/,/^"#;/p' "$HERE/../../src/addons/plan.rs" | sed '1s/.*r#"//; $d'
+  echo 'sts_apply logging opensearch </root/sts-bigger.yaml'; } | put cp1 /root/sts-apply.sh
+expect_ok cp1 "plan.rs sts_apply: re-created with --cascade=orphan" "fields that cannot be updated changed; re-creating it.*serverside-applied" \
+  "sh /root/sts-apply.sh | tr '\n' ' '"
 snap apply_metrics_changed_and_pruned | put cp1 /root/metrics-changed.sh
 expect_ok cp1 "metrics script: apply, prune (delete --ignore-not-found --wait=false -f -), record" "configmap/otp-provision-addons serverside-applied" \
   "sh /root/metrics-changed.sh"

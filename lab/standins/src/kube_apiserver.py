@@ -829,6 +829,28 @@ def validate_object(kind, resource, obj):
     return None
 
 
+STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+               "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+
+
+def validate_update(kind, resource, cur, new):
+    """ValidateStatefulSetUpdate: only some spec fields of a StatefulSet may change."""
+    if resource != "statefulsets":
+        return None
+    a = {k: v for k, v in (cur.get("spec") or {}).items() if k not in STS_MUTABLE}
+    b = {k: v for k, v in (new.get("spec") or {}).items() if k not in STS_MUTABLE}
+    if a == b:
+        return None
+    name = (new.get("metadata") or {}).get("name", "")
+    return status(422, "Invalid", f'StatefulSet.apps "{name}" is invalid: spec: Forbidden: updates to statefulset spec for fields '
+                  "other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', "
+                  "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+                  {"name": name, "group": "apps", "kind": kind,
+                   "causes": [{"reason": "FieldValueForbidden", "message": "Forbidden: updates to statefulset spec for fields other than "
+                               "'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', "
+                               "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden", "field": "spec"}]})
+
+
 def status(code, reason, message, details=None):
     s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
          "reason": reason, "code": code}
@@ -1384,6 +1406,9 @@ class Handler(BaseHTTPRequestHandler):
                     new["metadata"]["generation"] = cur["metadata"].get("generation", 1) + 1
                 if not new["metadata"].get("managedFields"):
                     new["metadata"]["managedFields"] = cur["metadata"].get("managedFields")
+                err = validate_update(cur.get("kind") or self.kind_for(resource), resource, cur, new)
+                if err:
+                    return err
             res = st.update(group, resource, ns, new, want_rv)
             if res is None:
                 return status(409, "Conflict", f'Operation cannot be fulfilled on {resource} "{name}": the object has been '
@@ -1423,6 +1448,9 @@ class Handler(BaseHTTPRequestHandler):
             if new.get("spec") != cur.get("spec"):
                 new["metadata"]["generation"] = cur["metadata"].get("generation", 1) + 1
             self.take_over(new, cur, q.get("fieldManager") or self.user_agent_manager(), gv)
+            err = validate_update(cur.get("kind") or self.kind_for(resource), resource, cur, new)
+            if err:
+                return err
             if q.get("dryRun") == "All":
                 return 200, new
             res = st.update(group, resource, ns, new, cur["metadata"]["resourceVersion"])
@@ -1713,7 +1741,7 @@ class Handler(BaseHTTPRequestHandler):
             obj["metadata"]["generation"] = cur["metadata"].get("generation", 1) + 1
         if obj == cur:
             return 200, cur
-        err = validate_object(applied["kind"], resource, obj)
+        err = validate_object(applied["kind"], resource, obj) or validate_update(applied["kind"], resource, cur, obj)
         if err:
             return err
         if q.get("dryRun") == "All":
