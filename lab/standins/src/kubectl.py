@@ -1475,7 +1475,8 @@ def cmd_patch(ctx, argv):
                 sys.stderr.write(api_error(e) + "\n")
                 rc = 1
                 continue
-            changed = res != obj
+            # status is computed on read for some kinds (workloads), so compare the stored parts
+            changed = {k: x for k, x in (res or {}).items() if k != "status"} != {k: x for k, x in obj.items() if k != "status"}
             suffix = " (server dry run)" if dry == "server" else ""
         else:
             if ptype == "json":
