@@ -318,6 +318,12 @@ expect_fail cp1 "patch of a missing object" 'Error from server (NotFound): apise
   "$K patch apiservice v1beta1.nope.k8s.io --type merge -p '{}'"
 expect_fail cp1 "patch --type must be known" 'error: --type must be one of [json merge strategic], not "frob"' "$K patch apiservice x --type frob -p '{}'"
 expect_fail cp1 "patch: unknown flag" "error: unknown flag: --frobnicate" "$K patch apiservice x -p '{}' --frobnicate"
+expect_ok cp1 "label TYPE NAME; the same again: not labeled" "^node/cp1 labeled node/cp1 not labeled $" \
+  "{ $K label node cp1 otp.example/role=x --overwrite; $K label node cp1 otp.example/role=x --overwrite; } | tr '\\n' ' '"
+expect_fail cp1 "label without --overwrite" "error: 'otp.example/role' already has a value (x), and --overwrite is false" \
+  "$K label node cp1 otp.example/role=y"
+expect_ok cp1 "apply --dry-run=server stores nothing" "configmap/dry serverside-applied \\(server dry run\\) .*NotFound" \
+  "{ printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: dry, namespace: default}\\n' | $K apply --server-side --dry-run=server -f -; $K get cm dry; } 2>&1 | tr '\\n' ' '"
 
 # StatefulSet re-creation (plan.rs STS_APPLY), then the removal of a whole addon
 expect_ok cp1 "delete statefulset --cascade=orphan" '^statefulset.apps "opensearch" deleted$' "$K -n logging delete statefulset opensearch --cascade=orphan"
