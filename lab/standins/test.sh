@@ -264,6 +264,90 @@ expect_ok cp1 "secrets are encrypted at rest in etcd" "^k8s:enc:aescbc:v1:key1:"
 expect_ok cp1 "secret reads back decrypted" "^hunter2$" "$K get secret s1 -o jsonpath='{.data.pw}' | base64 -d"
 expect_ok cp1 "audit log written" '"kind": "Event"' "tail -1 /var/log/kubernetes/audit/audit.log"
 
+# otp-provision's addon scripts (src/addons/plan.rs apply_script, secrets.rs ensure_script), taken
+# from its own snapshot tests so they stay what the product generates
+SNAP=$HERE/../../src/addons/snapshots
+snap() { sed '1,4d' "$SNAP/otp_provision__addons__tests__$1.snap"; }
+# the rendered manifests without their placeholder Secrets (those come from the secrets script)
+no_secrets() { awk 'function flush() { if (doc != "" && doc !~ /\nkind: Secret\n/) printf "%s", doc; doc = "" }
+                    /^---$/ { flush(); doc = "---\n"; next } { doc = doc $0 "\n" } END { flush() }'; }
+SSA="$K apply --server-side --field-manager=otp-provision --force-conflicts"
+for a in metrics-server metrics logging; do
+  snap "example_$a" | no_secrets | put cp1 "/root/addon-$a.yaml"
+  n=$(snap "example_$a" | no_secrets | grep -c '^kind:')
+  expect_ok cp1 "addon $a: server-side apply of its $n objects" "^$n\$" "$SSA -f /root/addon-$a.yaml | grep -c ' serverside-applied\$'"
+done
+expect_ok cp1 "addon kinds stored (APIService, PDB, NetworkPolicy, PVC, StatefulSet)" "^5$" \
+  "{ $K get apiservice v1beta1.metrics.k8s.io -o name; $K -n kube-system get pdb metrics-server -o name; $K -n logging get networkpolicy default-deny-ingress -o name; $K -n monitoring get pvc -o name; $K -n logging get sts opensearch -o name; } | wc -l"
+{ printf 'set -eu\nexport KUBECONFIG=/etc/kubernetes/admin.conf\n'; snap apply_logging_secrets; } | put cp1 /root/secrets.sh
+expect_ok cp1 "secrets script: create secret generic --from-file | label --local -f - | create -f -" "^6$" \
+  "sh /root/secrets.sh | grep -c '^created secret'"
+expect_ok cp1 "secrets script again: existing secrets kept" "^0$" "sh /root/secrets.sh | grep -c '^created secret' || true"
+expect_ok cp1 "created secret: labels, type Opaque, data from the files" "^Opaque otp-provision logging true$" \
+  "$K -n logging get secret opensearch-certs -o 'jsonpath={.type} {.metadata.labels.app\\.kubernetes\\.io/managed-by} {.metadata.labels.otp-provision\\.io/addon} ' && $K -n logging get secret opensearch-certs -o 'jsonpath={.data.node\\.crt}' | base64 -d | grep -q 'BEGIN CERTIFICATE' && echo true"
+expect_ok cp1 "jsonpath with an escaped dot: the CA is shared by read-back" "^same$" \
+  "a=\$($K -n logging get secret opensearch-ca -o 'jsonpath={.data.ca\\.crt}'); b=\$($K -n logging-agents get secret opensearch-fluentbit -o 'jsonpath={.data.ca\\.crt}'); [ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ] && echo same"
+expect_ok cp1 "create secret --dry-run=client -o json: kubectl's typed Secret, no server" '"creationTimestamp": null' \
+  "printf x > /root/f.txt; $K -n demo create secret generic s --from-file=/root/f.txt --from-literal=k=v --dry-run=client -o json --kubeconfig /nonexistent | tr -d '\\n ' | grep -q '^{\"kind\":\"Secret\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"s\",\"namespace\":\"demo\",\"creationTimestamp\":null},\"data\":{\"f.txt\":\"eA==\",\"k\":\"dg==\"}}\$' && $K -n demo create secret generic s --from-file=/root/f.txt --dry-run=client -o json --kubeconfig /nonexistent"
+expect_ok cp1 "label --local -o yaml" "^    otp-provision.io/addon: x$" \
+  "$K create secret generic s --from-literal=k=v --dry-run=client -o yaml | $K label --local -f - -o yaml otp-provision.io/addon=x"
+expect_ok cp1 "create secret generic (no dry run)" "^secret/s1b created$" "$K create secret generic s1b --from-literal=a=b --type=example.com/x"
+expect_fail cp1 "create secret: missing file" "error: error reading /nope: no such file or directory" \
+  "$K create secret generic s --from-file=k=/nope --dry-run=client -o json"
+expect_fail cp1 "create secret: existing" 'error: failed to create secret secrets "s1b" already exists' "$K create secret generic s1b --from-literal=a=b"
+expect_fail cp1 "create secret: unknown flag" "error: unknown flag: --frobnicate" "$K create secret generic s --frobnicate"
+expect_fail cp1 "label --local needs -f" "error: one or more files must be specified as -f rsrc.yaml or --filename=rsrc.json" "$K label --local a=b"
+expect_fail cp1 "label --local: existing label without --overwrite" "error: 'a' already has a value (b), and --overwrite is false" \
+  "$K create secret generic s --from-literal=k=v --dry-run=client -o json | $K label --local -f - -o json a=b | $K label --local -f - -o json a=c"
+expect_fail cp1 "label: unknown flag" "error: unknown flag: --frobnicate" "$K label --local -f - --frobnicate a=b </dev/null"
+
+# metrics-server: its TLS secret, then the CA into the APIService (plan.rs)
+on cp1 "mkdir -p /root/ms && cd /root/ms && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -subj /CN=ms-ca -days 1 2>/dev/null"
+expect_ok cp1 "metrics-server-tls created through the pipeline" "^secret/metrics-server-tls created$" \
+  "$K -n kube-system create secret generic metrics-server-tls --from-file=ca.crt=/root/ms/ca.crt --from-file=ca.key=/root/ms/ca.key --dry-run=client -o json | $K label --local -f - -o json app.kubernetes.io/managed-by=otp-provision otp-provision.io/addon=metrics-server | $K create -f -"
+PATCH_CA="ca=\$($K -n kube-system get secret metrics-server-tls -o 'jsonpath={.data.ca\\.crt}'); $K patch apiservice v1beta1.metrics.k8s.io --type merge -p \"{\\\"spec\\\":{\\\"caBundle\\\":\\\"\$ca\\\"}}\""
+expect_ok cp1 "patch apiservice --type merge" "^apiservice.apiregistration.k8s.io/v1beta1.metrics.k8s.io patched$" "$PATCH_CA"
+expect_ok cp1 "the same patch again" "^apiservice.apiregistration.k8s.io/v1beta1.metrics.k8s.io patched \\(no change\\)$" "$PATCH_CA"
+expect_ok cp1 "caBundle survives the next server-side apply of the APIService" "^same$" \
+  "$SSA -f /root/addon-metrics-server.yaml >/dev/null && [ \"\$($K get apiservice v1beta1.metrics.k8s.io -o 'jsonpath={.spec.caBundle}')\" = \"\$(base64 -w0 /root/ms/ca.crt)\" ] && echo same"
+expect_ok cp1 "patch TYPE/NAME --type json, -n, -o name" "^configmap/otp-patch-demo$" \
+  "$K -n kube-system create configmap otp-patch-demo >/dev/null 2>&1 || printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: otp-patch-demo, namespace: kube-system}\n' | $K create -f - >/dev/null; $K -n kube-system patch configmap/otp-patch-demo --type json -p '[{\"op\":\"add\",\"path\":\"/data\",\"value\":{\"a\":\"b\"}}]' -o name"
+expect_ok cp1 "patch --patch-file (strategic, the default)" "^b c$" \
+  "printf 'data:\n  c: d\n' > /root/p.yaml; $K -n kube-system patch configmap otp-patch-demo --patch-file /root/p.yaml >/dev/null; $K -n kube-system get cm otp-patch-demo -o 'jsonpath={.data.a} {.data.c}' | sed 's/ d\$/ c/'"
+expect_fail cp1 "patch of a missing object" 'Error from server (NotFound): apiservices.apiregistration.k8s.io "v1beta1.nope.k8s.io" not found' \
+  "$K patch apiservice v1beta1.nope.k8s.io --type merge -p '{}'"
+expect_fail cp1 "patch --type must be known" 'error: --type must be one of [json merge strategic], not "frob"' "$K patch apiservice x --type frob -p '{}'"
+expect_fail cp1 "patch: unknown flag" "error: unknown flag: --frobnicate" "$K patch apiservice x -p '{}' --frobnicate"
+expect_ok cp1 "label TYPE NAME; the same again: not labeled" "^node/cp1 labeled node/cp1 not labeled $" \
+  "{ $K label node cp1 otp.example/role=x --overwrite; $K label node cp1 otp.example/role=x --overwrite; } | tr '\\n' ' '"
+expect_fail cp1 "label without --overwrite" "error: 'otp.example/role' already has a value (x), and --overwrite is false" \
+  "$K label node cp1 otp.example/role=y"
+expect_ok cp1 "apply --dry-run=server stores nothing" "configmap/dry serverside-applied \\(server dry run\\) .*NotFound" \
+  "{ printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: dry, namespace: default}\\n' | $K apply --server-side --dry-run=server -f -; $K get cm dry; } 2>&1 | tr '\\n' ' '"
+
+# StatefulSet re-creation (plan.rs STS_APPLY), then the removal of a whole addon
+expect_ok cp1 "delete statefulset --cascade=orphan" '^statefulset.apps "opensearch" deleted$' "$K -n logging delete statefulset opensearch --cascade=orphan"
+expect_fail cp1 "delete: bad --cascade" 'error: invalid cascade value (sideways). Must be "background", "foreground", or "orphan".' \
+  "$K -n logging delete statefulset opensearch --cascade=sideways"
+expect_ok cp1 "StatefulSet applied again" "statefulset.apps/opensearch serverside-applied" "$SSA -f /root/addon-logging.yaml"
+snap example_logging | awk 'function flush() { if (doc ~ /\nkind: StatefulSet\n/) printf "%s", doc; doc = "" }
+  /^---$/ { flush(); doc = "---\n"; next } { doc = doc $0 "\n" } END { flush() }' | sed 's/storage: 100Gi/storage: 200Gi/' | put cp1 /root/sts-bigger.yaml
+expect_fail cp1 "StatefulSet: volumeClaimTemplates cannot be updated" "updates to statefulset spec for fields other than 'replicas'" \
+  "$SSA -f /root/sts-bigger.yaml"
+{ printf 'set -eu\nexport KUBECONFIG=/etc/kubernetes/admin.conf\n'
+  sed -n '/^const STS_APPLY: &str = r#"/,/^"#;/p' "$HERE/../../src/addons/plan.rs" | sed '1s/.*r#"//; $d'
+  echo 'sts_apply logging opensearch </root/sts-bigger.yaml'; } | put cp1 /root/sts-apply.sh
+expect_ok cp1 "plan.rs sts_apply: re-created with --cascade=orphan" "fields that cannot be updated changed; re-creating it.*serverside-applied" \
+  "sh /root/sts-apply.sh | tr '\n' ' '"
+snap apply_metrics_changed_and_pruned | put cp1 /root/metrics-changed.sh
+expect_ok cp1 "metrics script: apply, prune (delete --ignore-not-found --wait=false -f -), record" "configmap/otp-provision-addons serverside-applied" \
+  "sh /root/metrics-changed.sh"
+snap apply_logging_removed | put cp1 /root/logging-removed.sh
+expect_ok cp1 "logging removal script: delete -f - of minimal objects of every kind" 'namespace "logging-agents" deleted' "sh /root/logging-removed.sh"
+expect_ok cp1 "deleting a namespace removes its contents" "^gone$" \
+  "for i in \$(seq 1 20); do $K get ns logging >/dev/null 2>&1 || break; sleep 1; done; $K get ns logging >/dev/null 2>&1 || [ -n \"\$($ETCD1 get /registry/configmaps/logging/ --prefix --keys-only)\" ] || echo gone"
+expect_ok cp1 "the removal script again: everything already gone" "configmap/otp-provision-addons serverside-applied" "sh /root/logging-removed.sh"
+
 # kubelet serving certificates (serverTLSBootstrap): pending until approved
 expect_ok cp1 "kubelet-serving CSRs wait for approval" "kubernetes.io/kubelet-serving.*Pending" \
   "for i in \$(seq 1 20); do $K get csr --no-headers | grep -q 'kubelet-serving.*Pending' && break; sleep 1; done; $K get csr --no-headers"

@@ -6,8 +6,9 @@ class UsageError(Exception):
 
 
 class Flag:
-    def __init__(self, name, kind="str", default=None, short=None):
+    def __init__(self, name, kind="str", default=None, short=None, noopt=None):
         self.name, self.kind, self.default, self.short = name, kind, default, short
+        self.noopt = noopt  # pflag's NoOptDefVal: the value of a bare --name (no next-arg consumption)
 
 
 def parse_flags(argv, flags, interspersed=True):
@@ -54,6 +55,8 @@ def parse_flags(argv, flags, interspersed=True):
                 raise UsageError(f"unknown flag: --{name}")
             if f.kind == "bool":
                 setv(f, raw if eq else None)
+            elif f.noopt is not None and not eq:
+                setv(f, f.noopt)
             else:
                 if not eq:
                     if i + 1 >= len(argv):

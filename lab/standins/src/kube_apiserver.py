@@ -709,6 +709,98 @@ def normalize(resource, obj):
     return obj
 
 
+def defaults(resource, obj):
+    """The API server's defaulting for the fields otp-provision's scripts look at."""
+    if resource == "secrets" and not obj.get("type"):
+        obj["type"] = "Opaque"
+    if resource == "namespaces":
+        obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+    return obj
+
+
+class JSONPatchError(Exception):
+    pass
+
+
+def json_patch(doc, ops):
+    """RFC 6902 with evanphx/json-patch's error texts."""
+    if not isinstance(ops, list):
+        raise JSONPatchError("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+    doc = copy.deepcopy(doc)
+
+    def split(p):
+        if p == "":
+            return []
+        return [x.replace("~1", "/").replace("~0", "~") for x in p.lstrip("/").split("/")]
+
+    def container(p, op):
+        ps = split(p)
+        if not ps:
+            raise JSONPatchError(f'{op} operation does not apply: doc is missing path: "{p}": missing value')
+        cur = doc
+        for x in ps[:-1]:
+            if isinstance(cur, dict) and x in cur:
+                cur = cur[x]
+            elif isinstance(cur, list) and x.isdigit() and int(x) < len(cur):
+                cur = cur[int(x)]
+            else:
+                raise JSONPatchError(f'{op} operation does not apply: doc is missing path: "{p}": missing value')
+        return cur, ps[-1]
+
+    def get(p, op):
+        c, k = container(p, op)
+        if isinstance(c, dict) and k in c:
+            return c[k]
+        if isinstance(c, list) and k.isdigit() and int(k) < len(c):
+            return c[int(k)]
+        raise JSONPatchError(f'{op} operation does not apply: doc is missing path: "{p}": missing value')
+
+    def add(p, val, op):
+        c, k = container(p, op)
+        if isinstance(c, dict):
+            c[k] = val
+        elif isinstance(c, list):
+            if k == "-":
+                c.append(val)
+            elif k.isdigit() and int(k) <= len(c):
+                c.insert(int(k), val)
+            else:
+                raise JSONPatchError(f"{op} operation does not apply: doc is missing path: \"{p}\": missing value")
+        else:
+            raise JSONPatchError(f'{op} operation does not apply: doc is missing path: "{p}": missing value')
+
+    def remove(p, op):
+        get(p, op)
+        c, k = container(p, op)
+        if isinstance(c, dict):
+            del c[k]
+        else:
+            del c[int(k)]
+
+    for o in ops:
+        op, p = o.get("op"), o.get("path", "")
+        if op == "add":
+            add(p, o.get("value"), op)
+        elif op == "remove":
+            remove(p, op)
+        elif op == "replace":
+            get(p, op)
+            remove(p, op)
+            add(p, o.get("value"), op)
+        elif op == "move":
+            v = get(o.get("from", ""), op)
+            remove(o.get("from", ""), op)
+            add(p, v, op)
+        elif op == "copy":
+            add(p, copy.deepcopy(get(o.get("from", ""), op)), op)
+        elif op == "test":
+            if get(p, op) != o.get("value"):
+                raise JSONPatchError(f"testing value {p} failed: test failed")
+        else:
+            raise JSONPatchError(f"Unexpected kind: {op}")
+    return doc
+
+
 WORKLOADS = {"deployments", "daemonsets", "statefulsets", "replicasets", "jobs"}
 
 
@@ -735,6 +827,28 @@ def validate_object(kind, resource, obj):
         msg = f'{k} "{name}" is invalid: ' + (errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]")
         return status(422, "Invalid", msg, {"name": name, "group": grp, "kind": kind})
     return None
+
+
+STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+               "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+
+
+def validate_update(kind, resource, cur, new):
+    """ValidateStatefulSetUpdate: only some spec fields of a StatefulSet may change."""
+    if resource != "statefulsets":
+        return None
+    a = {k: v for k, v in (cur.get("spec") or {}).items() if k not in STS_MUTABLE}
+    b = {k: v for k, v in (new.get("spec") or {}).items() if k not in STS_MUTABLE}
+    if a == b:
+        return None
+    name = (new.get("metadata") or {}).get("name", "")
+    return status(422, "Invalid", f'StatefulSet.apps "{name}" is invalid: spec: Forbidden: updates to statefulset spec for fields '
+                  "other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', "
+                  "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+                  {"name": name, "group": "apps", "kind": kind,
+                   "causes": [{"reason": "FieldValueForbidden", "message": "Forbidden: updates to statefulset spec for fields other than "
+                               "'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', "
+                               "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden", "field": "spec"}]})
 
 
 def status(code, reason, message, details=None):
@@ -1255,7 +1369,13 @@ class Handler(BaseHTTPRequestHandler):
                 obj.setdefault("status", {"phase": "Active"})
                 obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
             self.set_managed(obj, q.get("fieldManager") or self.user_agent_manager(), "Update", None, gv)
-            res = st.create(group, resource, ns, obj)
+            defaults(resource, obj)
+            if q.get("dryRun") == "All":
+                if st.get(group, resource, ns, meta["name"]) is None:
+                    return 201, obj
+                res = None
+            else:
+                res = st.create(group, resource, ns, obj)
             if res is None:
                 return status(409, "AlreadyExists", f'{resource if not group else resource + "." + group} "{meta["name"]}" already exists',
                               {"name": meta["name"], "group": group, "kind": resource})
@@ -1286,6 +1406,9 @@ class Handler(BaseHTTPRequestHandler):
                     new["metadata"]["generation"] = cur["metadata"].get("generation", 1) + 1
                 if not new["metadata"].get("managedFields"):
                     new["metadata"]["managedFields"] = cur["metadata"].get("managedFields")
+                err = validate_update(cur.get("kind") or self.kind_for(resource), resource, cur, new)
+                if err:
+                    return err
             res = st.update(group, resource, ns, new, want_rv)
             if res is None:
                 return status(409, "Conflict", f'Operation cannot be fulfilled on {resource} "{name}": the object has been '
@@ -1304,12 +1427,32 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError as e:
                 return status(400, "BadRequest", f"error decoding patch: {e}")
             if ctype == "application/json-patch+json":
-                return status(415, "UnsupportedMediaType", "json patch is not supported by the lab stand-in")
-            new = merge_patch(cur, patch)
+                try:
+                    new = json_patch(cur, patch)
+                except JSONPatchError as e:  # interpretJSONPatchError: a failed test is 422, the rest 400
+                    if "test failed" in str(e):
+                        return status(422, "Invalid", "the server rejected our request due to an error in our request")
+                    return status(400, "BadRequest", str(e))
+            elif ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+                new = merge_patch(cur, patch)  # strategic: lists replaced, like a merge patch
+            else:
+                return status(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: '
+                              'application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml')
+            if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
+                return status(422, "Invalid", "the server rejected our request due to an error in our request")
             new["metadata"]["name"] = name
             new["metadata"]["uid"] = cur["metadata"]["uid"]
+            new["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+            if new == cur:  # no-op: nothing written, same resourceVersion
+                return 200, cur
             if new.get("spec") != cur.get("spec"):
                 new["metadata"]["generation"] = cur["metadata"].get("generation", 1) + 1
+            self.take_over(new, cur, q.get("fieldManager") or self.user_agent_manager(), gv)
+            err = validate_update(cur.get("kind") or self.kind_for(resource), resource, cur, new)
+            if err:
+                return err
+            if q.get("dryRun") == "All":
+                return 200, new
             res = st.update(group, resource, ns, new, cur["metadata"]["resourceVersion"])
             if res is None:
                 return status(409, "Conflict", f'Operation cannot be fulfilled on {resource} "{name}": the object has been modified')
@@ -1325,15 +1468,33 @@ class Handler(BaseHTTPRequestHandler):
             cur = st.get(group, resource, ns, name)
             if cur is None:
                 return not_found(group, resource, name)
+            try:
+                opts = json.loads(body) if body else {}
+            except ValueError:
+                opts = {}
+            policy = (opts or {}).get("propagationPolicy") or q.get("propagationPolicy") or "Background"
+            if policy not in ("Background", "Foreground", "Orphan"):
+                return status(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "{policy}": '
+                              'supported values: "Foreground", "Background", "Orphan", "nil"')
+            if q.get("dryRun") == "All" or (opts or {}).get("dryRun") == ["All"]:
+                return 200, cur
             if resource == "namespaces":
                 # namespace deletion is asynchronous: Terminating first, contents removed by the controller loop
                 if not cur["metadata"].get("deletionTimestamp"):
                     cur["metadata"]["deletionTimestamp"] = rfc3339(now_utc())
                     cur["status"] = {"phase": "Terminating"}
                     st.update(group, resource, ns, cur)
+                    return 200, cur
+                if (cur.get("spec") or {}).get("finalizers"):
+                    return status(409, "Conflict", f'Operation cannot be fulfilled on namespaces "{name}": The system is ensuring all '
+                                  "content is removed from this namespace.  Upon completion, this namespace will automatically be "
+                                  "purged by the system.", {"name": name, "kind": "namespaces"})
                 return 200, cur
             st.delete(group, resource, ns, name)
-            self.cascade(cur["metadata"].get("uid"))
+            if policy == "Orphan":
+                self.orphan(cur["metadata"].get("uid"))
+            else:
+                self.cascade(cur["metadata"].get("uid"))
             return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                          "details": {"name": name, "group": group, "kind": resource, "uid": cur["metadata"].get("uid")}}
         return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
@@ -1424,6 +1585,41 @@ class Handler(BaseHTTPRequestHandler):
                 self.api.etcd.delete(k)
                 self.cascade(o["metadata"].get("uid"))
 
+    def orphan(self, uid):
+        """propagationPolicy Orphan: the garbage collector drops the owner reference from the dependents."""
+        if not uid:
+            return
+        for k, o in self.api.store.all_objects():
+            refs = o["metadata"].get("ownerReferences") or []
+            if any(r.get("uid") == uid for r in refs):
+                o["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != uid] or None
+                if o["metadata"]["ownerReferences"] is None:
+                    del o["metadata"]["ownerReferences"]
+                rel = k[len(self.api.store.prefix) + 1:].split("/")
+                self.api.etcd.put(k, self.api.store._enc(rel[1] if "." in rel[0] else rel[0], o))
+
+    def take_over(self, new, cur, manager, gv):
+        """An update (PATCH/PUT) owns the leaf fields it changed; other managers lose them."""
+        old_leaves, new_leaves = leaves(cur), leaves(new)
+        changed = {p for p, v in new_leaves.items() if old_leaves.get(p, object()) != v}
+        changed = {p for p in changed if p[:2] != ("metadata", "managedFields") and p[:2] != ("metadata", "resourceVersion")
+                   and p[:2] != ("metadata", "generation")}
+        mine = set()
+        keep = []
+        for m in new["metadata"].get("managedFields") or []:
+            ps = paths_from_fields_v1(m.get("fieldsV1"))
+            if m.get("manager") == manager and m.get("operation") == "Update":
+                mine = ps
+                continue
+            rest = ps - changed
+            if rest != ps:
+                m = dict(m, fieldsV1=fields_v1(sorted(rest)))
+            if rest:
+                keep.append(m)
+        new["metadata"]["managedFields"] = keep
+        if changed or mine:
+            self.set_managed(new, manager, "Update", (mine & set(new_leaves)) | changed, gv)
+
     def delete_namespace_contents(self, ns):
         for k, o in self.api.store.all_objects():
             if o["metadata"].get("namespace") == ns:
@@ -1487,9 +1683,12 @@ class Handler(BaseHTTPRequestHandler):
                 obj.setdefault("status", {"phase": "Active"})
                 obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = name
             self.set_managed(obj, mgr, "Apply", set(new_paths), gv)
+            defaults(resource, obj)
             err = validate_object(applied["kind"], resource, obj)
             if err:
                 return err
+            if q.get("dryRun") == "All":
+                return 201, obj
             res = st.create(group, resource, ns, obj)
             if res is None:
                 return status(409, "Conflict", "object was created concurrently")
@@ -1542,9 +1741,11 @@ class Handler(BaseHTTPRequestHandler):
             obj["metadata"]["generation"] = cur["metadata"].get("generation", 1) + 1
         if obj == cur:
             return 200, cur
-        err = validate_object(applied["kind"], resource, obj)
+        err = validate_object(applied["kind"], resource, obj) or validate_update(applied["kind"], resource, cur, obj)
         if err:
             return err
+        if q.get("dryRun") == "All":
+            return 200, obj
         res = st.update(group, resource, ns, obj, cur["metadata"]["resourceVersion"])
         if res is None:
             return status(409, "Conflict", f'Operation cannot be fulfilled on {resource} "{name}": the object has been modified')

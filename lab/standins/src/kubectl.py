@@ -2,6 +2,8 @@
 """kubectl stand-in: the subset otp-provision and the lab tests use, with kubectl's
 flags, output formats, messages and exit codes; everything else is an error."""
 
+import base64
+import copy
 import json
 import os
 import re
@@ -669,6 +671,10 @@ def prune(ctx, mapper, v, applied):
 
 
 def cmd_create(ctx, argv):
+    i = find_subcommand(argv, {"-n", "--namespace", "--kubeconfig", "--context", "-s", "--server", "-o", "--output",
+                               "--request-timeout", "-f", "--filename", "--from-file", "--from-literal", "--type"})
+    if i is not None and argv[i] == "secret":
+        return cmd_create_secret(ctx, argv[:i] + argv[i + 1:])
     v, ch, pos = parse_flags(argv, GLOBAL + [Flag("filename", "strarr", [], "f"), Flag("dry-run", "str", "none"),
                                               Flag("output", "str", "", "o"), Flag("save-config", "bool", False)])
     merge_globals(ctx, v, ch)
@@ -701,6 +707,14 @@ def cmd_delete(ctx, argv):
         Flag("all", "bool", False), Flag("cascade", "str", "background"), Flag("output", "str", "", "o"),
         Flag("recursive", "bool", False, "R")])
     merge_globals(ctx, v, ch)
+    cascade = v["cascade"]
+    if cascade in ("true", "false"):
+        sys.stderr.write(f"warning: --cascade={cascade} is deprecated (boolean value) and can be replaced with "
+                         f"--cascade={'background' if cascade == 'true' else 'orphan'}.\n")
+        cascade = "background" if cascade == "true" else "orphan"
+    if cascade not in ("background", "foreground", "orphan"):
+        raise KubectlError(f'error: invalid cascade value ({cascade}). Must be "background", "foreground", or "orphan".')
+    policy = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}[cascade]
     mapper = Mapper(ctx)
     targets = []
     if v["filename"]:
@@ -728,7 +742,8 @@ def cmd_delete(ctx, argv):
     rc = 0
     for g, ver, r, nsd, ns, name in targets:
         try:
-            ctx.call("DELETE", f"{base_path(g, ver, r, ns, nsd)}/{name}")
+            ctx.call("DELETE", f"{base_path(g, ver, r, ns, nsd)}/{name}",
+                     {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": policy})
             print(f"{short_kind(g, r)}/{name} deleted" if v["output"] == "name" else f'{short_kind(g, r)} "{name}" deleted')
         except APIError as e:
             if e.code == 404 and v["ignore-not-found"]:
@@ -917,36 +932,582 @@ def cmd_wait(ctx, argv):
     return rc
 
 
-def cmd_label(ctx, argv, field="labels"):
-    v, ch, pos = parse_flags(argv, GLOBAL + [Flag("overwrite", "bool", False), Flag("all", "bool", False),
-                                              Flag("selector", "str", "", "l")])
-    merge_globals(ctx, v, ch)
-    if len(pos) < 2:
-        raise KubectlError("error: one or more resources must be specified as <resource> <name> or <resource>/<name>")
-    if "/" in pos[0]:
-        t, n = pos[0].split("/", 1)
-        kvs = pos[1:]
+# ---------------------------------------------------------------- shared helpers for create secret / label / patch
+
+def go_json(obj):
+    """encoding/json.MarshalIndent(obj, "", "    ") as kubectl's JSON printer writes it: UTF-8, with
+    <, >, & and U+2028/U+2029 escaped (Go's HTML-safe default); key order as given."""
+    s = json.dumps(obj, indent=4, ensure_ascii=False)
+    for a, b in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        s = s.replace(a, b)
+    return s
+
+
+def dry_run_strategy(v):
+    d = v.get("dry-run", "none")
+    if d == "unchanged":
+        sys.stderr.write("W0000 00:00:00.000000       1 helpers.go:704] --dry-run is deprecated and can be replaced with --dry-run=client.\n")
+        return "client"
+    if d not in ("none", "client", "server"):
+        raise KubectlError(f'error: Invalid dry-run value ({d}). Must be "none", "server", or "client".')
+    return d
+
+
+def check_output_format(fmt):
+    if fmt in ("", "json", "yaml", "name") or fmt.startswith(("jsonpath=", "jsonpath-as-json=")):
+        return
+    raise KubectlError(f'error: unable to match a printer suitable for the output format "{fmt}", allowed formats are: '
+                       "go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,templatefile,yaml")
+
+
+def print_one(obj, fmt, label, operation, count):
+    """kubectl's PrintFlags printer for one object: -o json|yaml|name|jsonpath, or `kind/name operation`.
+    count: how many objects were printed before (the YAML printer separates documents with ---)."""
+    if fmt == "json":
+        print(go_json(obj))
+    elif fmt == "yaml":
+        if count:
+            sys.stdout.write("---\n")
+        sys.stdout.write(yaml_dump(obj))
+    elif fmt == "name":
+        print(label)
+    elif fmt.startswith(("jsonpath=", "jsonpath-as-json=")):
+        sys.stdout.write(jsonpath(fmt.split("=", 1)[1], obj))
     else:
-        t, n, kvs = pos[0], pos[1], pos[2:]
-    g, ver, r, k, nsd = Mapper(ctx).by_name(t)
-    path = f"{base_path(g, ver, r, ctx.namespace if nsd else None, nsd)}/{n}"
-    try:
-        o = ctx.call("GET", path)
-    except APIError as e:
-        raise KubectlError(api_error(e))
-    cur = o["metadata"].get(field) or {}
-    patch = {}
-    for kv in kvs:
-        if kv.endswith("-"):
-            patch[kv[:-1]] = None
+        print(f"{label} {operation}")
+
+
+def local_label(d):
+    """kind[.group]/name of an object read from a file (no REST mapping: kubectl's --local)."""
+    api = d.get("apiVersion") or ""
+    g = api.rpartition("/")[0] if "/" in api else ""
+    k = (d.get("kind") or "").lower()
+    return f"{k}.{g}/{(d.get('metadata') or {}).get('name', '')}" if g else f"{k}/{(d.get('metadata') or {}).get('name', '')}"
+
+
+def find_subcommand(argv, value_flags):
+    """Index of the first positional argument of argv (skipping flags and their separate values)."""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            return i + 1 if i + 1 < len(argv) else None
+        if a.startswith("-") and len(a) > 1:
+            if "=" not in a and a in value_flags:
+                i += 1
+            i += 1
+            continue
+        return i
+    return None
+
+
+# ---------------------------------------------------------------- create secret generic
+
+CONFIG_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def config_key_errors(key):
+    errs = []
+    if len(key) > 253:
+        errs.append("must be no more than 253 characters")
+    if not CONFIG_KEY_RE.match(key):
+        errs.append("a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
+                    "'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')")
+    if key == ".":
+        errs.append("must not be '.'")
+    elif key == "..":
+        errs.append("must not be '..'")
+    elif key.startswith(".."):
+        errs.append("must not start with '..'")
+    return errs
+
+
+def add_secret_key(data, key, raw):
+    errs = config_key_errors(key)
+    if errs:
+        raise KubectlError(f'error: "{key}" is not valid key name for a Secret {";".join(errs)}')
+    if key in data:
+        raise KubectlError(f"error: cannot add key {key}, another key by that name already exists")
+    data[key] = raw
+
+
+def secret_data(v):
+    """kubectl's createSecret: literals first, then files (a directory adds its regular files), then env files."""
+    data = {}
+    for src in v["from-literal"]:
+        if src.startswith("=") or "=" not in src:
+            raise KubectlError(f"error: invalid literal source {src}, expected key=value")
+        k, val = src.split("=", 1)
+        add_secret_key(data, k, val.encode())
+    for src in v["from-file"]:
+        n = src.count("=")
+        if n == 0:
+            key, path = os.path.basename(src.rstrip("/")) or "/", src
+        elif n == 1 and src.startswith("="):
+            raise KubectlError(f"error: key name for file path {src[1:]} missing")
+        elif n == 1 and src.endswith("="):
+            raise KubectlError(f"error: file path for key name {src[:-1]} missing")
+        elif n > 1:
+            raise KubectlError("error: key names or file paths cannot contain '='")
         else:
-            key, _, val = kv.partition("=")
-            if key in cur and cur[key] != val and not v["overwrite"]:
-                raise KubectlError(f"error: '{key}' already has a value ({cur[key]}), and --overwrite is false")
-            patch[key] = val
-    ctx.call("PATCH", path, {"metadata": {field: patch}}, "application/merge-patch+json")
-    print(f"{short_kind(g, r)}/{n} {'labeled' if field == 'labels' else 'annotated'}")
+            key, path = src.split("=", 1)
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            raise KubectlError(f"error: error reading {path}: {(e.strerror or str(e)).lower()}")
+        if os.path.isdir(path):
+            if "=" in src:
+                raise KubectlError("error: cannot give a key name for a directory path")
+            for item in sorted(os.listdir(path)):
+                ip = os.path.join(path, item)
+                if os.path.isfile(ip) and not os.path.islink(ip):
+                    with open(ip, "rb") as fh:
+                        add_secret_key(data, item, fh.read())
+        else:
+            _ = st
+            try:
+                with open(path, "rb") as fh:
+                    add_secret_key(data, key, fh.read())
+            except OSError as e:
+                raise KubectlError(f"error: open {path}: {(e.strerror or str(e)).lower()}")
+    for path in v["from-env-file"]:
+        try:
+            lines = open(path, "rb").read().decode().splitlines()
+        except OSError as e:
+            raise KubectlError(f"error: error reading {path}: {(e.strerror or str(e)).lower()}")
+        for ln, line in enumerate(lines, 1):
+            line = line.lstrip()
+            if not line or line.startswith("#"):
+                continue
+            k, eq, val = line.partition("=")
+            if not re.match(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$", k):
+                raise KubectlError(f'error: "{k}" is not a valid key name: a valid environment variable name must consist of '
+                                   "alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. "
+                                   "'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is "
+                                   "'[-._a-zA-Z][-._a-zA-Z0-9]*')")
+            if not eq:
+                if k not in os.environ:
+                    continue
+                val = os.environ[k]
+            add_secret_key(data, k, val.encode())
+    return data
+
+
+CREATE_SECRET_FLAGS = [Flag("from-file", "strarr", []), Flag("from-literal", "strarr", []), Flag("from-env-file", "strarr", []),
+                       Flag("type", "str", ""), Flag("dry-run", "str", "none", noopt="unchanged"), Flag("output", "str", "", "o"),
+                       Flag("save-config", "bool", False), Flag("validate", "str", "strict", noopt="strict"),
+                       Flag("field-manager", "str", "kubectl-create"), Flag("show-managed-fields", "bool", False),
+                       Flag("allow-missing-template-keys", "bool", True), Flag("template", "str", ""),
+                       Flag("append-hash", "bool", False)]
+
+
+def cmd_create_secret(ctx, argv):
+    i = find_subcommand(argv, {"-n", "--namespace", "--kubeconfig", "--context", "-s", "--server", "-o", "--output",
+                               "--request-timeout", "--from-file", "--from-literal", "--from-env-file", "--type",
+                               "--field-manager", "--template"})
+    kind = argv[i] if i is not None else None
+    rest = argv[:i] + argv[i + 1:] if i is not None else argv
+    if kind in ("tls", "docker-registry"):
+        raise KubectlError(f"error: kubectl create secret {kind} is not supported by the lab stand-in")
+    if kind != "generic":
+        if kind is None:
+            print("Create a secret with specified type.\n\n Available Commands:\n  docker-registry   Create a secret for use with a Docker registry\n"
+                  "  generic           Create a secret from a local file, directory, or literal value\n"
+                  "  tls               Create a TLS secret\n\nUsage:\n  kubectl create secret (docker-registry | generic | tls) [options]")
+            return 0
+        raise KubectlError(f'error: unknown command "{kind}" for "kubectl create secret"')
+    try:
+        v, ch, pos = parse_flags(rest, GLOBAL + CREATE_SECRET_FLAGS)
+    except UsageError as e:
+        raise KubectlError(f"error: {e}\nSee 'kubectl create secret generic --help' for usage.")
+    merge_globals(ctx, v, ch)
+    if len(pos) != 1:
+        raise KubectlError(f"error: exactly one NAME is required, got {len(pos)}\nSee 'kubectl create secret generic -h' for help and examples")
+    name = pos[0]
+    dry = dry_run_strategy(v)
+    if v["append-hash"]:
+        raise KubectlError("error: --append-hash is not supported by the lab stand-in")
+    if v["template"]:
+        raise KubectlError("error: --template is not supported by the lab stand-in")
+    if v["from-env-file"] and (v["from-file"] or v["from-literal"]):
+        raise KubectlError("error: from-env-file cannot be combined with from-file or from-literal")
+    fmt = v["output"]
+    check_output_format(fmt)
+    data = secret_data(v)
+    # the typed object, in the field order of corev1.Secret (what kubectl's JSON printer keeps)
+    md = {"name": name}
+    if ctx.namespace_flag:  # EnforceNamespace: only an explicit -n lands in the object
+        md["namespace"] = ctx.namespace_flag
+    md["creationTimestamp"] = None
+    obj = {"kind": "Secret", "apiVersion": "v1", "metadata": md,
+           "data": {k: base64.b64encode(data[k]).decode() for k in sorted(data)}}
+    if v["type"]:
+        obj["type"] = v["type"]
+    if v["save-config"]:
+        md["annotations"] = {"kubectl.kubernetes.io/last-applied-configuration":
+                             json.dumps(obj, separators=(",", ":"), sort_keys=True) + "\n"}
+    if dry == "client":
+        print_one(obj, fmt, f"secret/{name}", "created (dry run)", 0)
+        return 0
+    ns = ctx.namespace
+    body = copy.deepcopy(obj)
+    body["metadata"].pop("creationTimestamp")
+    q = {"fieldManager": v["field-manager"]}
+    if dry == "server":
+        q["dryRun"] = "All"
+    try:
+        res = ctx.call("POST", f"/api/v1/namespaces/{ns}/secrets?" + urllib.parse.urlencode(q), body)
+    except APIError as e:
+        raise KubectlError(f"error: failed to create secret {e.status.get('message', e)}")
+    if not v["show-managed-fields"] and isinstance(res, dict):
+        res.get("metadata", {}).pop("managedFields", None)
+    print_one(res or obj, fmt, f"secret/{name}", "created (server dry run)" if dry == "server" else "created", 0)
     return 0
+
+
+# ---------------------------------------------------------------- label / annotate
+
+LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+def resources_and_pairs(args, what):
+    resources, pairs, seen_pair = [], [], False
+    for a in args:
+        if "=" in a or a.endswith("-"):
+            pairs.append(a)
+            seen_pair = True
+        elif seen_pair:
+            raise KubectlError(f"error: all resources must be specified before {what} changes: {a}")
+        else:
+            resources.append(a)
+    return resources, pairs
+
+
+def parse_label_pairs(pairs, field):
+    new, remove = {}, []
+    for spec in pairs:
+        if "=" in spec:
+            parts = spec.split("=")
+            if len(parts) != 2:
+                raise KubectlError(f"error: invalid {'label' if field == 'labels' else 'annotation'} spec: {spec}")
+            k, val = parts if field == "labels" else spec.split("=", 1)
+            if field == "labels":
+                if not LABEL_VALUE_RE.match(val) or len(val) > 63:
+                    raise KubectlError(f'error: invalid label value: "{spec}": a valid label must be an empty string or consist of '
+                                       "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+                                       "character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is "
+                                       "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
+            new[k] = val
+        elif spec.endswith("-"):
+            remove.append(spec[:-1])
+        else:
+            raise KubectlError(f"error: unknown {'label' if field == 'labels' else 'annotation'} spec: {spec}")
+    for r in remove:
+        if r in new:
+            raise KubectlError(f"error: can not both modify and remove {'a label' if field == 'labels' else 'an annotation'} in the same command")
+    return new, remove
+
+
+def apply_labels(obj, field, new, remove, overwrite):
+    md = obj.setdefault("metadata", {})
+    cur = md.get(field) or {}
+    if not overwrite:
+        errs = [f"'{k}' already has a value ({cur[k]}), and --overwrite is false" for k, val in new.items()
+                if k in cur and cur[k] != val]
+        if errs:
+            if field == "labels":
+                raise KubectlError("error: " + (errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]"))
+            raise KubectlError("error: --overwrite is false but found the following declared annotation(s): " + "; ".join(errs))
+    res = dict(cur)
+    res.update(new)
+    for k in remove:
+        res.pop(k, None)
+    md[field] = res
+
+
+def cmd_label(ctx, argv, field="labels"):
+    verb = "label" if field == "labels" else "annotate"
+    v, ch, pos = parse_flags(argv, GLOBAL + [
+        Flag("overwrite", "bool", False), Flag("all", "bool", False), Flag("selector", "str", "", "l"),
+        Flag("local", "bool", False), Flag("filename", "strarr", [], "f"), Flag("output", "str", "", "o"),
+        Flag("dry-run", "str", "none", noopt="unchanged"), Flag("list", "bool", False), Flag("resource-version", "str", ""),
+        Flag("field-selector", "str", ""), Flag("all-namespaces", "bool", False, "A"), Flag("recursive", "bool", False, "R"),
+        Flag("field-manager", "str", f"kubectl-{verb}"), Flag("show-managed-fields", "bool", False),
+        Flag("allow-missing-template-keys", "bool", True), Flag("template", "str", "")])
+    merge_globals(ctx, v, ch)
+    dry = dry_run_strategy(v)
+    fmt = v["output"]
+    check_output_format(fmt)
+    resources, pairs = resources_and_pairs(pos, "label" if field == "labels" else "annotation")
+    new, remove = parse_label_pairs(pairs, field)
+    if v["all"] and v["selector"]:
+        raise KubectlError("error: cannot set --all and --selector at the same time")
+    if v["local"]:
+        if dry == "server":
+            raise KubectlError("error: cannot specify --local and --dry-run=server - did you mean --dry-run=client?")
+        if resources:
+            raise KubectlError("error: can only use local files by -f rsrc.yaml or --filename=rsrc.json when --local=true is set")
+        if not v["filename"]:
+            raise KubectlError("error: one or more files must be specified as -f rsrc.yaml or --filename=rsrc.json")
+    elif not resources and not v["filename"]:
+        raise KubectlError("error: one or more resources must be specified as <resource> <name> or <resource>/<name>")
+    if not new and not remove and not v["list"]:
+        raise KubectlError(f"error: at least one {'label' if field == 'labels' else 'annotation'} update is required")
+    done_word = "labeled" if field == "labels" else "annotated"
+    # (object, label, path or None)
+    items = []
+    if v["filename"]:
+        docs = read_manifests(v["filename"], v["recursive"])
+        if ctx.namespace_flag:
+            for d, _ in docs:
+                ons = (d.get("metadata") or {}).get("namespace")
+                if ons and ons != ctx.namespace_flag:
+                    raise KubectlError(f'error: the namespace from the provided object "{ons}" does not match the namespace '
+                                       f'"{ctx.namespace_flag}". You must pass \'--namespace={ons}\' to perform this operation.')
+        if v["local"]:
+            items = [(d, local_label(d), None) for d, _ in docs]
+        else:
+            mapper = Mapper(ctx)
+            for d, src in docs:
+                md = d.get("metadata") or {}
+                g, ver, r, k, nsd = mapper.by_kind(d["apiVersion"], d["kind"], (md.get("name", ""), md.get("namespace", ""), src))
+                path = f"{base_path(g, ver, r, (md.get('namespace') or ctx.namespace) if nsd else None, nsd)}/{md.get('name')}"
+                items.append((None, f"{short_kind(g, r)}/{md.get('name')}", path))
+    if resources:
+        mapper = Mapper(ctx)
+        for t, names in split_targets(resources):
+            g, ver, r, k, nsd = mapper.by_name(t)
+            bp = base_path(g, ver, r, None if (v["all-namespaces"] and not names) else (ctx.namespace if nsd else None), nsd)
+            if not names:
+                if not (v["all"] or v["selector"]):
+                    raise KubectlError("error: resource(s) were provided, but no name was specified")
+                q = "?" + urllib.parse.urlencode({"labelSelector": v["selector"]}) if v["selector"] else ""
+                for o in ctx.call("GET", bp + q).get("items") or []:
+                    p = base_path(g, ver, r, o["metadata"].get("namespace"), nsd)
+                    items.append((None, f"{short_kind(g, r)}/{o['metadata']['name']}", f"{p}/{o['metadata']['name']}"))
+            else:
+                items += [(None, f"{short_kind(g, r)}/{n}", f"{bp}/{n}") for n in names]
+    if not items:
+        raise KubectlError(f"error: no objects passed to {verb}")
+    rc = 0
+    count = 0
+    for obj, label, path in items:
+        if path is not None:
+            try:
+                obj = ctx.call("GET", path)
+            except APIError as e:
+                sys.stderr.write(api_error(e) + "\n")
+                rc = 1
+                continue
+        if v["list"]:
+            for k2, val in sorted(((obj.get("metadata") or {}).get(field) or {}).items()):
+                print(f"{k2}={val}")
+            continue
+        old = json.dumps(obj, sort_keys=True)
+        if path is not None:
+            for k2 in remove:
+                if k2 not in ((obj.get("metadata") or {}).get(field) or {}):
+                    print(f'{"label" if field == "labels" else "annotation"} "{k2}" not found.')
+        if v["resource-version"]:
+            obj.setdefault("metadata", {})["resourceVersion"] = v["resource-version"]
+        before = copy.deepcopy(obj)
+        apply_labels(obj, field, new, remove, v["overwrite"])
+        changed = json.dumps(obj, sort_keys=True) != old
+        msg = done_word if changed or field != "labels" else "not labeled"
+        if field == "labels" and changed and not v["overwrite"] and len(json.dumps(obj)) < len(json.dumps(before)):
+            msg = "unlabeled"
+        if path is not None and not v["local"] and dry != "client":
+            patch = {"metadata": {field: {**new, **{k2: None for k2 in remove}}}}
+            if v["resource-version"]:
+                patch["metadata"]["resourceVersion"] = v["resource-version"]
+            q = {"fieldManager": v["field-manager"]}
+            if dry == "server":
+                q["dryRun"] = "All"
+            try:
+                obj = ctx.call("PATCH", path + "?" + urllib.parse.urlencode(q), patch, "application/merge-patch+json")
+            except APIError as e:
+                sys.stderr.write(api_error(e) + "\n")
+                rc = 1
+                continue
+        if isinstance(obj, dict) and not v["show-managed-fields"]:
+            obj.get("metadata", {}).pop("managedFields", None)
+        suffix = " (dry run)" if dry == "client" else " (server dry run)" if dry == "server" else ""
+        print_one(obj if fmt != "json" else json.loads(json.dumps(obj, sort_keys=True)), fmt, label, msg + suffix, count)
+        count += 1
+    return rc
+
+
+# ---------------------------------------------------------------- patch
+
+PATCH_TYPES = {"json": "application/json-patch+json", "merge": "application/merge-patch+json",
+               "strategic": "application/strategic-merge-patch+json"}
+
+
+def json_patch_apply(doc, ops):
+    """RFC 6902 (evanphx/json-patch's error texts), for --local."""
+    doc = copy.deepcopy(doc)
+
+    def parts(p):
+        if p == "":
+            return []
+        if not p.startswith("/"):
+            raise KubectlError(f"error: add operation does not apply: doc is missing path: \"{p}\": missing value")
+        return [x.replace("~1", "/").replace("~0", "~") for x in p[1:].split("/")]
+
+    def parent(p, op):
+        ps = parts(p)
+        cur = doc
+        for x in ps[:-1]:
+            if isinstance(cur, dict) and x in cur:
+                cur = cur[x]
+            elif isinstance(cur, list) and x.isdigit() and int(x) < len(cur):
+                cur = cur[int(x)]
+            else:
+                raise KubectlError(f'error: {op} operation does not apply: doc is missing path: "{p}": missing value')
+        return cur, ps[-1]
+
+    for o in ops:
+        op, p = o.get("op"), o.get("path", "")
+        if op in ("add", "replace", "test"):
+            c, k = parent(p, op)
+            if op == "test":
+                cv = c.get(k) if isinstance(c, dict) else c[int(k)] if k.isdigit() and int(k) < len(c) else None
+                if cv != o.get("value"):
+                    raise KubectlError(f"error: testing value {p} failed: test failed")
+                continue
+            if isinstance(c, dict):
+                if op == "replace" and k not in c:
+                    raise KubectlError(f'error: replace operation does not apply: doc is missing key: {p}: missing value')
+                c[k] = o.get("value")
+            elif isinstance(c, list):
+                idx = len(c) if k == "-" else int(k)
+                if op == "add":
+                    c.insert(idx, o.get("value"))
+                else:
+                    c[idx] = o.get("value")
+        elif op == "remove":
+            c, k = parent(p, op)
+            if isinstance(c, dict):
+                if k not in c:
+                    raise KubectlError(f'error: remove operation does not apply: doc is missing path: "{p}": missing value')
+                del c[k]
+            else:
+                del c[int(k)]
+        else:
+            raise KubectlError(f"error: Unexpected kind: {op}")
+    return doc
+
+
+def cmd_patch(ctx, argv):
+    v, ch, pos = parse_flags(argv, GLOBAL + [
+        Flag("patch", "str", "", "p"), Flag("patch-file", "str", ""), Flag("type", "str", "strategic"),
+        Flag("dry-run", "str", "none", noopt="unchanged"), Flag("filename", "strarr", [], "f"), Flag("local", "bool", False),
+        Flag("output", "str", "", "o"), Flag("field-manager", "str", "kubectl-patch"), Flag("subresource", "str", ""),
+        Flag("recursive", "bool", False, "R"), Flag("record", "bool", False), Flag("show-managed-fields", "bool", False),
+        Flag("allow-missing-template-keys", "bool", True), Flag("template", "str", "")])
+    merge_globals(ctx, v, ch)
+    dry = dry_run_strategy(v)
+    fmt = v["output"]
+    check_output_format(fmt)
+    if v["patch"] and v["patch-file"]:
+        raise KubectlError("error: cannot specify --patch and --patch-file together")
+    if not v["patch"] and not v["patch-file"]:
+        raise KubectlError("error: must specify --patch or --patch-file containing the contents of the patch")
+    if v["local"] and pos:
+        raise KubectlError("error: cannot specify --local and server resources")
+    if v["local"] and dry == "server":
+        raise KubectlError("error: cannot specify --local and --dry-run=server - did you mean --dry-run=client?")
+    if v["type"].lower() not in PATCH_TYPES:
+        raise KubectlError(f'error: --type must be one of [json merge strategic], not "{v["type"]}"')
+    if v["subresource"] and v["subresource"] not in ("status", "scale"):
+        raise KubectlError(f'error: invalid subresource value: "{v["subresource"]}". Must be one of [status scale]')
+    ptype = v["type"].lower()
+    if v["patch-file"]:
+        try:
+            raw = open(v["patch-file"]).read()
+        except OSError as e:
+            raise KubectlError(f"error: unable to read patch file: open {v['patch-file']}: {(e.strerror or str(e)).lower()}")
+    else:
+        raw = v["patch"]
+    try:
+        import yaml
+        patch = yaml.safe_load(raw)
+    except Exception as e:  # noqa: BLE001
+        raise KubectlError(f'error: unable to parse "{v["patch"]}": {e}')
+    if not v["filename"] and not pos:
+        raise KubectlError("error: You must provide one or more resources by argument or filename.\nExample resource specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'")
+    items = []  # (object or None, label, path or None)
+    if v["filename"]:
+        docs = read_manifests(v["filename"], v["recursive"])
+        if v["local"]:
+            items = [(d, local_label(d), None) for d, _ in docs]
+        else:
+            mapper = Mapper(ctx)
+            for d, src in docs:
+                md = d.get("metadata") or {}
+                g, ver, r, k, nsd = mapper.by_kind(d["apiVersion"], d["kind"], (md.get("name", ""), md.get("namespace", ""), src))
+                p = f"{base_path(g, ver, r, (md.get('namespace') or ctx.namespace) if nsd else None, nsd)}/{md.get('name')}"
+                items.append((None, f"{short_kind(g, r)}/{md.get('name')}", p))
+    if pos:
+        mapper = Mapper(ctx)
+        for t, names in split_targets(pos):
+            g, ver, r, k, nsd = mapper.by_name(t)
+            if not names:
+                raise KubectlError("error: resource(s) were provided, but no name was specified")
+            bp = base_path(g, ver, r, ctx.namespace if nsd else None, nsd)
+            items += [(None, f"{short_kind(g, r)}/{n}", f"{bp}/{n}") for n in names]
+    rc = 0
+    count = 0
+    for obj, label, path in items:
+        if path is not None:
+            try:
+                obj = ctx.call("GET", path)
+            except APIError as e:
+                sys.stderr.write(api_error(e) + "\n")
+                rc = 1
+                continue
+        if path is not None and dry != "client":
+            q = {"fieldManager": v["field-manager"]}
+            if dry == "server":
+                q["dryRun"] = "All"
+            sub = f"/{v['subresource']}" if v["subresource"] else ""
+            try:
+                res = ctx.call("PATCH", f"{path}{sub}?" + urllib.parse.urlencode(q), json.dumps(patch).encode(), PATCH_TYPES[ptype])
+            except APIError as e:
+                sys.stderr.write(api_error(e) + "\n")
+                rc = 1
+                continue
+            # status is computed on read for some kinds (workloads), so compare the stored parts
+            changed = {k: x for k, x in (res or {}).items() if k != "status"} != {k: x for k, x in obj.items() if k != "status"}
+            suffix = " (server dry run)" if dry == "server" else ""
+        else:
+            if ptype == "json":
+                if not isinstance(patch, list):
+                    raise KubectlError("error: json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+                res = json_patch_apply(obj, patch)
+            else:
+                res = merge_patch_local(obj, patch)
+            changed = res != obj
+            suffix = " (dry run)" if dry == "client" else ""
+        if isinstance(res, dict) and not v["show-managed-fields"]:
+            res.get("metadata", {}).pop("managedFields", None)
+        print_one(res if fmt != "json" else json.loads(json.dumps(res, sort_keys=True)), fmt, label,
+                  ("patched" if changed else "patched (no change)") + suffix, count)
+        count += 1
+    if not items:
+        raise KubectlError("error: no objects passed to patch")
+    return rc
+
+
+def merge_patch_local(target, patch):
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    res = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for k, val in patch.items():
+        if val is None:
+            res.pop(k, None)
+        else:
+            res[k] = merge_patch_local(res.get(k), val)
+    return res
+
 
 
 def cmd_certificate(ctx, argv):
@@ -1096,7 +1657,7 @@ def cmd_cluster_info(ctx, argv):
 
 COMMANDS = {"get": cmd_get, "apply": cmd_apply, "create": cmd_create, "delete": cmd_delete, "drain": cmd_drain,
             "cordon": lambda c, a: cmd_cordon(c, a, True), "uncordon": lambda c, a: cmd_cordon(c, a, False),
-            "wait": cmd_wait, "label": cmd_label, "annotate": lambda c, a: cmd_label(c, a, "annotations"),
+            "wait": cmd_wait, "label": cmd_label, "patch": cmd_patch, "annotate": lambda c, a: cmd_label(c, a, "annotations"),
             "version": cmd_version, "certificate": cmd_certificate, "rollout": cmd_rollout, "cluster-info": cmd_cluster_info}
 
 
