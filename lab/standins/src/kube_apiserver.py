@@ -1703,9 +1703,17 @@ class Handler(BaseHTTPRequestHandler):
                 continue
             for p in ps:
                 owners.setdefault(p, []).append(m)
+        def merged_map(p, v):
+            # An empty map in the applied object is merged key by key, as real server-side apply
+            # does for granular maps (ConfigMap data, labels): keys other managers own stay.
+            cv, exists = get_path(obj, p)
+            return v == {} and exists and isinstance(cv, dict)
+
         conflicts = []
         for p, v in new_paths.items():
             cv, exists = get_path(obj, p)
+            if merged_map(p, v):
+                continue
             for m in owners.get(p, []):
                 if exists and cv != v:
                     conflicts.append((m, p))
@@ -1734,7 +1742,8 @@ class Handler(BaseHTTPRequestHandler):
             if not owners.get(p):
                 del_path(obj, p)
         for p, v in new_paths.items():
-            set_path(obj, p, v)
+            if not merged_map(p, v):
+                set_path(obj, p, v)
         obj["metadata"]["managedFields"] = [m for m in obj["metadata"].get("managedFields") or [] if m.get("fieldsV1")]
         self.set_managed(obj, mgr, "Apply", set(new_paths), gv)
         if obj.get("spec") != cur.get("spec"):
