@@ -303,10 +303,12 @@ pub fn script(req: &FactRequest) -> String {
     s.push_str("}\n");
     s.push_str("otp_reports() {\n  :\n");
     for (name, cmd) in &req.reports {
-        // base64 keeps a report's own lines from looking like section markers.
+        // base64 keeps a report's own lines from looking like section markers. The API probe
+        // waits up to a minute for a restarting API server, then asks it several questions:
+        // its budget must exceed that wait even on a loaded control plane.
         let _ = writeln!(
             s,
-            "  printf '%s\\t%s\\n' {} \"$(timeout 60 sh -c {} </dev/null 2>/dev/null | base64 -w0)\"",
+            "  printf '%s\\t%s\\n' {} \"$(timeout {REPORT_TIMEOUT_SECS} sh -c {} </dev/null 2>/dev/null | base64 -w0)\"",
             q(name),
             q(cmd)
         );
@@ -316,8 +318,12 @@ pub fn script(req: &FactRequest) -> String {
     s
 }
 
-/// Time budget for one gather; a healthy host answers in well under a second.
-pub const GATHER_TIMEOUT: Duration = Duration::from_secs(120);
+/// Time budget of one report script inside the facts script.
+const REPORT_TIMEOUT_SECS: u64 = 180;
+
+/// Time budget for one gather; a healthy host answers in well under a second, a control plane
+/// carrying the cluster and addon reports in a few seconds.
+pub const GATHER_TIMEOUT: Duration = Duration::from_secs(60 + 2 * REPORT_TIMEOUT_SECS);
 
 /// Run the facts script once on `conn` and parse it.
 pub async fn gather(conn: &Connection, req: &FactRequest) -> Result<Facts, FactsError> {
