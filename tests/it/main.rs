@@ -2,6 +2,7 @@
 //! real servers (OpenSSH on loopback, lab containers).
 
 mod cli;
+mod cluster;
 mod engine;
 mod lab;
 mod logs;
