@@ -147,7 +147,8 @@ def cmd_summarize(a):
         f = line.split("\t")
         rows.append(
             dict(size=int(f[0]), run=f[1], tool=f[2], what=f[3], secs=float(f[4]),
-                 rss=int(f[5] or 0), rc=int(f[6]), extra=f[7] if len(f) > 7 else "")
+                 rss=int(f[5] or 0), rc=int(f[6]), load=float(f[7]),
+                 extra=f[8] if len(f) > 8 else "")
         )
     sizes = sorted({r["size"] for r in rows})
     ok = [r for r in rows if r["rc"] == 0]
@@ -161,7 +162,7 @@ def cmd_summarize(a):
         return (statistics.median(r["secs"] for r in s), len(s)) if s else (None, 0)
 
     out = []
-    out.append("Median wall-clock seconds (n = runs); ratio = otp-provision time / Ansible time.\n")
+    out.append("Median wall-clock seconds (n = samples); ratio = otp-provision time / Ansible time.\n")
     out.append(
         "| N | measurement | otp-provision | Ansible default | Ansible tuned "
         "| ratio vs default | ratio vs tuned |"
@@ -180,8 +181,13 @@ def cmd_summarize(a):
             ratios = []
             for t in TOOLS[1:]:
                 m = meds[t][0]
-                ratios.append(f"{o / m:.3f} ({m / o:.0f}x faster)" if o and m else "–")
+                ratios.append(f"{o / m:.3f} ({m / o:.{0 if m / o >= 10 else 1}f}x faster)"
+                              if o and m else "–")
             out.append(f"| {size} | {label} | " + " | ".join(cells + ratios) + " |")
+    for size in sizes:
+        loads = [r["load"] for r in rows if r["size"] == size]
+        out.append(f"N={size}: 1-minute load average before each measurement "
+                   f"{min(loads):.1f}-{max(loads):.1f} (median {statistics.median(loads):.1f}).")
     out.append("")
     out.append("otp-provision details (max over runs of peak RSS; journal of the no-op runs):\n")
     out.append(
