@@ -161,8 +161,12 @@ def cmd_summarize(a):
         s = sample(size, tool, what)
         return (statistics.median(r["secs"] for r in s), len(s)) if s else (None, 0)
 
+    def spread(size, tool, what):
+        s = [r["secs"] for r in sample(size, tool, what)]
+        return f"{fmt(min(s))}-{fmt(max(s))}, " if len(s) > 1 else ""
+
     out = []
-    out.append("Median wall-clock seconds (n = samples); ratio = otp-provision time / Ansible time.\n")
+    out.append("Median wall-clock seconds (min-max, n = samples); ratio = otp-provision median / Ansible median.\n")
     out.append(
         "| N | measurement | otp-provision | Ansible default | Ansible tuned "
         "| ratio vs default | ratio vs tuned |"
@@ -176,7 +180,7 @@ def cmd_summarize(a):
             cells = []
             for t in TOOLS:
                 m, n = meds[t]
-                cells.append(f"{fmt(m)} (n={n})" if n else "–")
+                cells.append(f"{fmt(m)} ({spread(size, t, what)}n={n})" if n else "–")
             o = meds["otp"][0]
             ratios = []
             for t in TOOLS[1:]:
