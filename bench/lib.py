@@ -211,7 +211,11 @@ def cmd_summarize(a):
                 parts = [e.split(":", 1)[1].split() for e in extras]
                 conn = "/".join(sorted({p[0] for p in parts}))
                 execs = "/".join(sorted({f"{p[1]}, {p[2]}" for p in parts}))
-                touched = "; ".join(sorted({p[3] for p in parts if len(p) > 3}))
+                sets = sorted({p[3] for p in parts if len(p) > 3})
+                # A whole-lab list says nothing more than its size.
+                touched = "; ".join(
+                    t if t.count(",") < 4 else f"all {t.count(',') + 1}" for t in sets
+                )
             out.append(f"| {size} | {label} | {rss:.1f} | {conn} | {execs} | {touched} |")
     notes = [r for r in ok if r["tool"] != "otp" and r["extra"].startswith("recap:")]
     if notes:
