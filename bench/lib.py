@@ -105,7 +105,7 @@ def cmd_journal(a):
     print(
         max(connects.values() or [0]),
         max(counts),
-        statistics.median(counts),
+        f"{statistics.median(counts):g}",
         ",".join(sorted(touched)) or "-",
     )
 
@@ -210,7 +210,7 @@ def cmd_summarize(a):
             if extras:
                 parts = [e.split(":", 1)[1].split() for e in extras]
                 conn = "/".join(sorted({p[0] for p in parts}))
-                execs = "/".join(sorted({f"{p[1]}, {p[2]}" for p in parts}))
+                execs = "/".join(sorted({f"{p[1]}, {float(p[2]):g}" for p in parts}))
                 sets = sorted({p[3] for p in parts if len(p) > 3})
                 # A whole-lab list says nothing more than its size.
                 touched = "; ".join(
