@@ -193,7 +193,8 @@ def cmd_summarize(a):
         out.append(f"N={size}: 1-minute load average before each measurement "
                    f"{min(loads):.1f}-{max(loads):.1f} (median {statistics.median(loads):.1f}).")
     out.append("")
-    out.append("otp-provision details (max over runs of peak RSS; journal of the no-op runs):\n")
+    out.append("otp-provision details (peak RSS: max over the runs; SSH connections, remote commands "
+               "and hosts with changing commands: from each run's journal):\n")
     out.append(
         "| N | measurement | peak RSS MiB | SSH connections / host | remote commands / host "
         "(max, median) | hosts touched |"
