@@ -68,6 +68,17 @@ impl Lab {
         ))
     }
 
+    /// `up --yes` that must succeed and report nothing to do.
+    fn up_nothing_to_do(&self) {
+        let o = self.run(&["up", "--yes"]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("up: nothing to do"),
+            "{}",
+            text(&o)
+        );
+    }
+
     /// Nodes the API lists, as `cp` sees them; None while its API does not answer.
     fn registered(&self, cp: &str) -> Option<BTreeSet<String>> {
         let o = self.exec(
@@ -414,13 +425,7 @@ fn cluster_lifecycle() {
     assert_eq!(ok(&o).lines().count(), 5);
 
     // 3. The second run changes nothing: one command per host, none of them changing.
-    let o = lab.run(&["up", "--yes"]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("up: nothing to do"),
-        "{}",
-        text(&o)
-    );
+    lab.up_nothing_to_do();
     let events = last_journal(&lab);
     let execs: Vec<&Value> = events.iter().filter(|e| e["event"] == "exec").collect();
     assert!(
@@ -486,13 +491,7 @@ fn cluster_lifecycle() {
     let fluent_config = lab.kubectl("cp1", "-n logging-agents get cm fluent-bit-config -o yaml");
     assert!(fluent_config.contains("bank_app"), "{fluent_config}");
 
-    let o = lab.run(&["up", "--yes"]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("up: nothing to do"),
-        "{}",
-        text(&o)
-    );
+    lab.up_nothing_to_do();
 
     // 6. One parser changes: only Fluent Bit's configuration is applied again.
     lab.write_inventory(&LATE_WORKERS, &base(&parser("[A-Za-z]+")));
