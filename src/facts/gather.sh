@@ -10,6 +10,22 @@ set -f
 sec() { printf '@@section %s\n' "$1"; }
 names() { printf '%s\n' "$1" | while IFS= read -r n; do [ -n "$n" ] && printf '%s\n' "$n"; done; }
 
+# The slow, independent parts (version commands, report scripts such as the cluster probes)
+# start first and run while the rest is read; `late` prints each one's output in its place.
+# Without a temporary directory they run inline, in order, as before.
+otp_tmp=$(mktemp -d 2>/dev/null) || otp_tmp=
+[ -z "$otp_tmp" ] || trap 'rm -rf "$otp_tmp"' EXIT
+early() { otp_n=$1; shift; [ -z "$otp_tmp" ] || "$@" >"$otp_tmp/$otp_n" 2>/dev/null & }
+late() { if [ -n "$otp_tmp" ]; then cat "$otp_tmp/$1"; else shift; "$@"; fi; }
+otp_versions() {
+  command -v kubeadm >/dev/null 2>&1 && printf 'kubeadm=%s\n' "$(kubeadm version -o short 2>/dev/null)"
+  command -v kubelet >/dev/null 2>&1 && printf 'kubelet=%s\n' "$(kubelet --version 2>/dev/null)"
+  command -v containerd >/dev/null 2>&1 && printf 'containerd=%s\n' "$(containerd --version 2>/dev/null)"
+  :
+}
+early versions otp_versions
+otp_reports_start
+
 sec os-release
 cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null
 
@@ -112,11 +128,6 @@ sec ident
 printf 'machine-id=%s\n' "$(cat /etc/machine-id 2>/dev/null)"
 printf 'product-uuid=%s\n' "$(cat /sys/class/dmi/id/product_uuid 2>/dev/null)"
 
-sec versions
-command -v kubeadm >/dev/null 2>&1 && printf 'kubeadm=%s\n' "$(kubeadm version -o short 2>/dev/null)"
-command -v kubelet >/dev/null 2>&1 && printf 'kubelet=%s\n' "$(kubelet --version 2>/dev/null)"
-command -v containerd >/dev/null 2>&1 && printf 'containerd=%s\n' "$(containerd --version 2>/dev/null)"
-
 sec route
 ip -o -4 route show default 2>/dev/null
 
@@ -128,6 +139,11 @@ cat /proc/net/tcp /proc/net/tcp6 2>/dev/null
 
 sec probes
 otp_probes
+
+sec versions
+# Every early job has finished from here on.
+[ -z "$otp_tmp" ] || wait
+late versions otp_versions
 
 sec reports
 otp_reports

@@ -301,18 +301,30 @@ pub fn script(req: &FactRequest) -> String {
         );
     }
     s.push_str("}\n");
-    s.push_str("otp_reports() {\n  :\n");
-    for (name, cmd) in &req.reports {
+    // Reports start in the background at the top of gather.sh (`otp_reports_start`), so the
+    // cluster and addon probes on a control plane run side by side with the host's own facts;
+    // `otp_reports` prints them in order once they have finished.
+    let mut start = String::from("otp_reports_start() {\n  :\n");
+    let mut print = String::from("otp_reports() {\n  :\n");
+    for (i, (name, cmd)) in req.reports.iter().enumerate() {
         // base64 keeps a report's own lines from looking like section markers. The API probe
         // waits up to a minute for a restarting API server, then asks it several questions:
         // its budget must exceed that wait even on a loaded control plane.
         let _ = writeln!(
             s,
-            "  printf '%s\\t%s\\n' {} \"$(timeout {REPORT_TIMEOUT_SECS} sh -c {} </dev/null 2>/dev/null | base64 -w0)\"",
-            q(name),
+            "otp_report_{i}() {{ timeout {REPORT_TIMEOUT_SECS} sh -c {} </dev/null 2>/dev/null | base64 -w0; }}",
             q(cmd)
         );
+        let _ = writeln!(start, "  early report-{i} otp_report_{i}");
+        let _ = writeln!(
+            print,
+            "  printf '%s\\t%s\\n' {} \"$(late report-{i} otp_report_{i})\"",
+            q(name)
+        );
     }
+    s.push_str(&start);
+    s.push_str("}\n");
+    s.push_str(&print);
     s.push_str("}\n");
     s.push_str(include_str!("gather.sh"));
     s

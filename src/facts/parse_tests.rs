@@ -383,6 +383,9 @@ fn request() -> FactRequest {
         "r/markers".into(),
         "printf '@@section end\\nline two\\n'; echo err >&2".into(),
     );
+    // Reports run side by side: a slow one must still land under its own name.
+    req.reports
+        .insert("r/slow".into(), "sleep 0.3; echo slow".into());
     req
 }
 
@@ -404,9 +407,11 @@ fn script_snapshot() {
 /// the parsers against real command output, without SSH.
 #[test]
 fn real_script_runs_locally() {
+    let tmp = tempfile::tempdir().unwrap();
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(crate::facts::script(&request()))
+        .env("TMPDIR", tmp.path())
         .output()
         .unwrap();
     assert!(
@@ -439,6 +444,9 @@ fn real_script_runs_locally() {
     assert_eq!(f.probes["p/out"], 0);
     // A report's output comes back verbatim, even lines that look like section markers.
     assert_eq!(f.reports["r/markers"], "@@section end\nline two\n");
+    assert_eq!(f.reports["r/slow"], "slow\n");
+    // The background jobs' scratch directory is gone again.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
     if let Some(s) = f.services.get("no-such-service-otp") {
         assert_eq!(s.enabled, "not-found");
     }

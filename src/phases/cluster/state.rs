@@ -340,29 +340,39 @@ const ETCDCTL: &str = "crictl exec \"$cid\" etcdctl --endpoints=https://127.0.0.
 
 /// The API probe, run as root on a control plane with admin.conf. Sections start with `@@name`;
 /// no token secret is printed (only ids and base64 descriptions).
+///
+/// The questions are independent, so they are asked at once (a no-op run waits for this probe
+/// more than for anything else). Only when one of them fails, e.g. an API server restarting
+/// after a security-file change, does the probe wait for /readyz (up to a minute) and ask again.
 pub fn api_probe_script() -> String {
     format!(
         "set -u\n\
          export KUBECONFIG={ADMIN_CONF}\n\
-         i=0; until kubectl get --raw=/readyz --request-timeout=5s >/dev/null 2>&1 || [ $i -ge 12 ]; do i=$((i+1)); sleep 5; done\n\
-         echo @@nodes\n\
-         kubectl get nodes -o json --request-timeout=20s || echo '!failed'\n\
-         echo @@etcd\n\
-         cid=$(crictl ps -q --name '^etcd$' 2>/dev/null | head -n1)\n\
-         if [ -n \"$cid\" ]; then {ETCDCTL} member list -w json || echo '!failed'; else echo '!no-etcd'; fi\n\
-         echo @@tokens\n\
-         kubectl -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token \
--o jsonpath='{{range .items[*]}}{{.data.token-id}}{{\" \"}}{{.data.description}}{{\"\\n\"}}{{end}}' || echo '!failed'\n\
-         echo @@csr\n\
-         kubectl get csr -o jsonpath='{{range .items[*]}}{{.metadata.name}}{{\" \"}}{{.spec.signerName}}{{\" \"}}{{.spec.username}}{{\" \"}}{{.status.conditions[*].type}}{{\"\\n\"}}{{end}}' || echo '!failed'\n\
-         echo @@cni\n\
-         kubectl -n kube-system get ds calico-node -o name 2>/dev/null || true\n\
-         kubectl -n kube-flannel get ds kube-flannel-ds -o name 2>/dev/null || true\n\
-         echo @@init\n\
-         kubectl -n kube-system get cm kubeadm-config -o name 2>/dev/null || true\n\
-         kubectl -n kube-public get cm cluster-info -o name 2>/dev/null || true\n\
-         kubectl -n kube-system get deploy coredns -o name 2>/dev/null || true\n\
-         kubectl -n kube-system get ds kube-proxy -o name 2>/dev/null || true\n\
+         t=$(mktemp -d) || exit 1\n\
+         trap 'rm -rf \"$t\"' EXIT\n\
+         ask() {{\n\
+         (kubectl get nodes -o json --request-timeout=20s || echo '!failed') >\"$t/nodes\" 2>/dev/null &\n\
+         (cid=$(crictl ps -q --name '^etcd$' 2>/dev/null | head -n1)\n \
+          if [ -n \"$cid\" ]; then {ETCDCTL} member list -w json || echo '!failed'; else echo '!no-etcd'; fi) >\"$t/etcd\" 2>/dev/null &\n\
+         (kubectl -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token \
+-o jsonpath='{{range .items[*]}}{{.data.token-id}}{{\" \"}}{{.data.description}}{{\"\\n\"}}{{end}}' || echo '!failed') >\"$t/tokens\" 2>/dev/null &\n\
+         (kubectl get csr -o jsonpath='{{range .items[*]}}{{.metadata.name}}{{\" \"}}{{.spec.signerName}}{{\" \"}}{{.spec.username}}{{\" \"}}{{.status.conditions[*].type}}{{\"\\n\"}}{{end}}' || echo '!failed') >\"$t/csr\" 2>/dev/null &\n\
+         kubectl -n kube-system get ds/calico-node ds/kube-proxy deploy/coredns cm/kubeadm-config -o name --ignore-not-found >\"$t/system\" 2>/dev/null &\n\
+         kubectl -n kube-flannel get ds/kube-flannel-ds -o name --ignore-not-found >\"$t/flannel\" 2>/dev/null &\n\
+         kubectl -n kube-public get cm/cluster-info -o name --ignore-not-found >\"$t/public\" 2>/dev/null &\n\
+         wait\n\
+         }}\n\
+         ask\n\
+         if grep -qx '!failed' \"$t/nodes\" \"$t/tokens\" \"$t/csr\"; then\n  \
+           i=0; until kubectl get --raw=/readyz --request-timeout=5s >/dev/null 2>&1 || [ $i -ge 12 ]; do i=$((i+1)); sleep 5; done\n  \
+           ask\n\
+         fi\n\
+         echo @@nodes; cat \"$t/nodes\"\n\
+         echo @@etcd; cat \"$t/etcd\"\n\
+         echo @@tokens; cat \"$t/tokens\"\n\
+         echo @@csr; cat \"$t/csr\"\n\
+         echo @@cni; grep -x 'daemonset.apps/calico-node' \"$t/system\"; cat \"$t/flannel\"\n\
+         echo @@init; grep -vx 'daemonset.apps/calico-node' \"$t/system\"; cat \"$t/public\"\n\
          echo @@end\n"
     )
 }
@@ -759,6 +769,73 @@ daemonset.apps/kube-proxy
             Some("https://10.0.0.100:6443")
         );
         assert_eq!(kubeconfig_server("apiVersion: v1\n"), None);
+    }
+
+    /// The real API probe against a fake kubectl and crictl: the questions run side by side,
+    /// a failed answer (API server restarting) makes the probe wait for /readyz and ask again,
+    /// and each answer lands in its own section.
+    #[test]
+    fn api_probe_script_runs_against_a_fake_kubectl() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&tmp).unwrap();
+        let kubectl = format!(
+            r#"#!/bin/sh
+echo "$*" >> "{log}"
+case "$*" in
+  "get nodes "*)
+    if [ ! -e "{state}" ]; then : > "{state}"; echo 'connection refused' >&2; exit 1; fi
+    echo '{{"items":[{{"metadata":{{"name":"cp-1","labels":{{"node-role.kubernetes.io/control-plane":""}}}},"status":{{"conditions":[{{"type":"Ready","status":"True"}}]}}}}]}}' ;;
+  "get --raw=/readyz"*) echo ok ;;
+  "-n kube-system get secrets"*) echo "{id} {desc}" ;;
+  "get csr"*) echo "csr-1 kubernetes.io/kubelet-serving system:node:cp-1 " ;;
+  "-n kube-system get ds/calico-node"*)
+    printf 'daemonset.apps/calico-node\ndaemonset.apps/kube-proxy\ndeployment.apps/coredns\nconfigmap/kubeadm-config\n' ;;
+  "-n kube-flannel "*) ;;
+  "-n kube-public get cm/cluster-info"*) echo configmap/cluster-info ;;
+  *) echo "unexpected: $*" >&2; exit 9 ;;
+esac
+"#,
+            log = dir.path().join("calls").display(),
+            state = dir.path().join("failed-once").display(),
+            id = b64("abcdef"),
+            desc = b64(TOKEN_DESCRIPTION),
+        );
+        for (name, text) in [
+            ("kubectl", kubectl.as_str()),
+            ("crictl", "#!/bin/sh\nexit 0\n"),
+        ] {
+            let p = bin.join(name);
+            std::fs::write(&p, text).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(api_probe_script())
+            .env("PATH", path)
+            .env("TMPDIR", &tmp)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let p = parse_api_probe("cp-1", &String::from_utf8_lossy(&out.stdout)).unwrap();
+        assert_eq!(p.nodes.len(), 1);
+        assert!(p.node("cp-1").unwrap().ready);
+        assert_eq!(p.etcd_members, None);
+        assert_eq!(p.run_tokens, ["abcdef"]);
+        assert_eq!(p.pending_serving_csrs, [("csr-1".into(), "cp-1".into())]);
+        assert_eq!(
+            p.cni_daemonsets,
+            BTreeSet::from(["calico-node".to_string()])
+        );
+        assert!(p.init_complete && p.addons_present);
+        let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+        assert_eq!(calls.matches("get nodes").count(), 2, "{calls}");
+        assert_eq!(calls.matches("/readyz").count(), 1, "{calls}");
+        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
     }
 
     #[test]
