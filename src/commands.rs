@@ -201,7 +201,10 @@ mod engine {
         let inv = load_inventory(global, rep)?;
         let books = playbooks(global)?;
         let j = journal(&inv, "facts")?;
-        let reqs = crate::phases::fact_requests(&inv, &books, &global.limit)?;
+        let mut reqs = crate::phases::fact_requests(&inv, &books, &global.limit)?;
+        for req in reqs.values_mut() {
+            req.versions = true;
+        }
         let started = std::time::Instant::now();
         let g = runtime()?.block_on(async {
             let g = run::gather(&inv, &reqs, rep, &j).await;

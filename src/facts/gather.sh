@@ -1,8 +1,8 @@
 # otp-provision facts script (POSIX sh, run as root in one round trip).
 # The caller prepends OTP_SYSCTLS, OTP_PACKAGES, OTP_SERVICES, OTP_FILES (newline-separated,
-# shell-quoted) and an otp_probes function. Output: "@@section NAME" lines, each followed by the
-# raw text of that section; parsers in src/facts/parse.rs own the interpretation. Nothing here
-# changes the host.
+# shell-quoted), OTP_VERSIONS (1 or empty) and the otp_probes and otp_report* functions.
+# Output: "@@section NAME" lines, each followed by the raw text of that section; parsers in
+# src/facts/parse.rs own the interpretation. Nothing here changes the host.
 LC_ALL=C
 export LC_ALL
 # Package and service names are word-split below; never let them glob.
@@ -23,7 +23,7 @@ otp_versions() {
   command -v containerd >/dev/null 2>&1 && printf 'containerd=%s\n' "$(containerd --version 2>/dev/null)"
   :
 }
-early versions otp_versions
+[ -z "$OTP_VERSIONS" ] || early versions otp_versions
 otp_reports_start
 
 sec os-release
@@ -143,7 +143,7 @@ otp_probes
 sec versions
 # Every early job has finished from here on.
 [ -z "$otp_tmp" ] || wait
-late versions otp_versions
+[ -z "$OTP_VERSIONS" ] || late versions otp_versions
 
 sec reports
 otp_reports

@@ -30,10 +30,15 @@ pub struct FactRequest {
     /// Read-only report scripts: name -> shell script. Each runs inside the facts script (no
     /// extra round trip); its stdout lands in [`Facts::reports`] for a phase's own parser.
     pub reports: BTreeMap<String, String>,
+    /// Ask the binaries themselves for their versions (`kubeadm version`, `kubelet --version`,
+    /// `containerd --version`). Only the `facts` command shows them; planners go by the package
+    /// database, so `up` does not pay for three program starts per host.
+    pub versions: bool,
 }
 
 impl FactRequest {
     pub fn merge(&mut self, other: FactRequest) {
+        self.versions |= other.versions;
         self.files.extend(other.files);
         self.packages.extend(other.packages);
         self.services.extend(other.services);
@@ -287,6 +292,7 @@ pub fn script(req: &FactRequest) -> String {
     let _ = writeln!(s, "OTP_PACKAGES={}", list(&req.packages));
     let _ = writeln!(s, "OTP_SERVICES={}", list(&req.services));
     let _ = writeln!(s, "OTP_FILES={}", list(&req.files));
+    let _ = writeln!(s, "OTP_VERSIONS={}", if req.versions { "1" } else { "''" });
     s.push_str("otp_probes() {\n");
     if req.probes.is_empty() {
         s.push_str("  :\n");

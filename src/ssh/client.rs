@@ -474,15 +474,36 @@ impl Connection {
     pub async fn exec(&self, cmd: Command) -> Result<Output, SshError> {
         let what = first_line(&cmd.script);
         let limit = cmd.timeout.unwrap_or(self.target.command_timeout);
-        let (line, prefix) = if cmd.privileged {
-            let mode = self.sudo_mode(limit).await?;
-            sudo::wrap(&mode, &cmd.script)
+        let known = if cmd.privileged {
+            self.known_sudo_mode().await
         } else {
-            (cmd.script.clone(), None)
+            None
         };
         tracing::debug!(host = %self.target.name, privileged = cmd.privileged, stdin = cmd.stdin.as_ref().map(|s| s.len()), "exec: {what}");
         let started = Instant::now();
-        let out = self.run(&line, prefix, cmd.stdin, limit, &what).await;
+        let out = if cmd.privileged && known.is_none() {
+            // First privileged command: try it the common way (uid 0 or passwordless sudo); only
+            // when sudo refused does the connection resolve its mode the full way and run again.
+            let stdin = cmd.stdin.clone();
+            let mut first = self
+                .run(&sudo::optimistic(&cmd.script), None, stdin, limit, &what)
+                .await?;
+            if let Some(mode) = sudo::take_marker(&mut first.stderr) {
+                let mut slot = self.inner.sudo.lock().await;
+                slot.get_or_insert(mode);
+                Ok(first)
+            } else {
+                let mode = self.sudo_mode(limit).await?;
+                let (line, prefix) = sudo::wrap(&mode, &cmd.script);
+                self.run(&line, prefix, cmd.stdin, limit, &what).await
+            }
+        } else {
+            let (line, prefix) = match &known {
+                Some(mode) => sudo::wrap(mode, &cmd.script),
+                None => (cmd.script.clone(), None),
+            };
+            self.run(&line, prefix, cmd.stdin, limit, &what).await
+        };
         match &out {
             Ok(o) => {
                 tracing::debug!(host = %self.target.name, code = ?o.code, signal = ?o.signal, ms = started.elapsed().as_millis() as u64, "done: {what}")
@@ -490,6 +511,16 @@ impl Connection {
             Err(e) => tracing::debug!(host = %self.target.name, "failed: {e}"),
         }
         out
+    }
+
+    /// How privileged commands run here, when already known without asking the host: a root
+    /// login or sudo switched off, or the mode an earlier command found.
+    async fn known_sudo_mode(&self) -> Option<SudoMode> {
+        let t = &self.target;
+        if t.user == "root" || !t.sudo {
+            return Some(SudoMode::Direct);
+        }
+        self.inner.sudo.lock().await.clone()
     }
 
     /// Decide (once per connection) how privileged commands run.

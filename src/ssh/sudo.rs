@@ -1,9 +1,12 @@
 //! Privileged commands for non-root users.
 //!
-//! The first privileged command of a connection probes `sudo -n`. When sudo wants a password,
-//! it comes from the configured environment variable or a prompt, is checked once, and is then
-//! fed on stdin (`sudo -S`) ahead of the command's own stdin: it never appears in argv, where
-//! `ps` and logs could see it.
+//! The first privileged command of a connection runs optimistically ([`optimistic`]): as is
+//! for a uid-0 login, else through `sudo -n`, and a marker on stderr says which way it ran. So
+//! the usual case (root or passwordless sudo) costs no probe round trip. Only when that first
+//! try finds no marker (sudo refused, typically wanting a password) does the connection probe
+//! the full way. The password comes from the configured environment variable or a prompt, is
+//! checked once, and is then fed on stdin (`sudo -S`) ahead of the command's own stdin: it never
+//! appears in argv, where `ps` and logs could see it.
 
 use crate::secret::Secret;
 
@@ -20,6 +23,45 @@ pub(crate) enum SudoMode {
 /// otherwise succeeds only when sudo needs no password for `sh -c`.
 pub(crate) const PROBE: &str =
     "if [ \"$(id -u)\" = 0 ]; then echo uid0; else sudo -n -- sh -c true; fi";
+
+/// Marker lines [`optimistic`] prints on stderr before the script starts.
+const MARK_UID0: &str = "otp-provision-sudo:uid0";
+const MARK_NOPASSWD: &str = "otp-provision-sudo:nopasswd";
+
+/// The first privileged command of a connection: runs `script` directly for a uid-0 login, else
+/// under `sudo -n`, announcing the way on stderr; when sudo refuses, the script never runs and
+/// no marker appears. The script appears once in the line (its size limit stays the same).
+pub(crate) fn optimistic(script: &str) -> String {
+    let quoted = shell_escape::unix::escape(script.into());
+    format!(
+        "s={quoted}
+         if [ \"$(id -u)\" = 0 ]; then echo {MARK_UID0} >&2; exec sh -c \"$s\"; fi
+         exec sudo -n -- sh -c 'echo {MARK_NOPASSWD} >&2; exec sh -c \"$1\"' sh \"$s\""
+    )
+}
+
+/// Takes the marker line of [`optimistic`] out of `stderr` (sudo may warn before it, e.g.
+/// about an unresolvable hostname) and returns the mode it stands for; `None` when the script
+/// did not run.
+pub(crate) fn take_marker(stderr: &mut Vec<u8>) -> Option<SudoMode> {
+    let text = String::from_utf8_lossy(stderr);
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let mode = match line.trim_end_matches('\n') {
+            MARK_UID0 => SudoMode::Direct,
+            MARK_NOPASSWD => SudoMode::NoPassword,
+            _ => {
+                offset += line.len();
+                continue;
+            }
+        };
+        let (start, end) = (offset, offset + line.len());
+        drop(text);
+        stderr.drain(start..end);
+        return Some(mode);
+    }
+    None
+}
 
 /// Checks a password: `-k` ignores cached credentials, so sudo always reads exactly one line.
 pub(crate) const PROBE_PASSWORD: &str = "sudo -k -S -p '' -- sh -c true";
@@ -77,6 +119,73 @@ mod tests {
             assert_eq!(&cmd, want);
             assert!(!cmd.contains("s3cr3t"), "password must never reach argv");
             assert_eq!(pre.as_ref().map(|s| s.expose()), *stdin);
+        }
+    }
+
+    /// The optimistic line under the local shell: as a non-root user without sudo the script
+    /// must not run and no marker appears; as root it runs with the marker, which is taken out.
+    #[test]
+    fn optimistic_line_runs_once_and_marks_the_way() {
+        let script = "echo 'out a b'; echo err >&2; exit 3";
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(optimistic(script))
+            .output()
+            .unwrap();
+        let mut stderr = out.stderr.clone();
+        let mode = take_marker(&mut stderr);
+        if nix_uid_is_root() {
+            assert!(matches!(mode, Some(SudoMode::Direct)));
+            assert_eq!(out.stdout, b"out a b\n");
+            assert_eq!(stderr, b"err\n");
+            assert_eq!(out.status.code(), Some(3));
+        } else {
+            assert!(!matches!(mode, Some(SudoMode::Direct)));
+        }
+    }
+
+    fn nix_uid_is_root() -> bool {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout == b"0\n")
+    }
+
+    #[test]
+    fn take_marker_table() {
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            (
+                "otp-provision-sudo:nopasswd\nerr\n",
+                Some("nopasswd"),
+                "err\n",
+            ),
+            ("otp-provision-sudo:uid0\n", Some("uid0"), ""),
+            (
+                "sudo: unable to resolve host x\notp-provision-sudo:nopasswd\nboom",
+                Some("nopasswd"),
+                "sudo: unable to resolve host x\nboom",
+            ),
+            (
+                "sudo: a password is required\n",
+                None,
+                "sudo: a password is required\n",
+            ),
+            (
+                "say otp-provision-sudo:uid0\n",
+                None,
+                "say otp-provision-sudo:uid0\n",
+            ),
+            ("", None, ""),
+        ];
+        for (input, want, rest) in cases {
+            let mut buf = input.as_bytes().to_vec();
+            let got = take_marker(&mut buf).map(|m| match m {
+                SudoMode::Direct => "uid0",
+                SudoMode::NoPassword => "nopasswd",
+                SudoMode::Password(_) => "password",
+            });
+            assert_eq!(got, *want, "{input:?}");
+            assert_eq!(String::from_utf8_lossy(&buf), *rest, "{input:?}");
         }
     }
 
