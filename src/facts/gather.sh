@@ -54,8 +54,12 @@ cut -d' ' -f1 /proc/modules 2>/dev/null
 ls -1 /sys/module 2>/dev/null
 
 sec sysctl
+# The path by builtins (not a tr per key: on a host shared by many nodes process starts add up).
+# The value needs a real read: `read` takes a byte at a time, and /proc/sys answers a read at an
+# offset with end of file.
 names "$OTP_SYSCTLS" | while IFS= read -r k; do
-  p="/proc/sys/$(printf '%s' "$k" | tr . /)"
+  p=/proc/sys r=$k
+  while :; do case $r in *.*) p=$p/${r%%.*} r=${r#*.} ;; *) p=$p/$r; break ;; esac; done
   if [ -r "$p" ]; then
     printf '%s=%s\n' "$k" "$(tr '\t\n' '  ' < "$p" 2>/dev/null)"
   else
@@ -87,13 +91,23 @@ if command -v systemctl >/dev/null 2>&1; then
 fi
 
 sec files
-names "$OTP_FILES" | while IFS= read -r f; do
-  if [ -f "$f" ]; then
-    printf '%s\t%s\t%s\n' "$f" "$(sha256sum < "$f" | cut -d' ' -f1)" "$(stat -c '%a	%U:%G	%Y' "$f")"
-  else
-    printf '%s\t-\n' "$f"
-  fi
-done
+# One sha256sum and one stat for all present files (not two of each per file), joined by path.
+set --
+while IFS= read -r f; do
+  [ -n "$f" ] || continue
+  if [ -f "$f" ]; then set -- "$@" "$f"; else printf '%s\t-\n' "$f"; fi
+done <<OTP_FILES_END
+$OTP_FILES
+OTP_FILES_END
+if [ $# -gt 0 ]; then
+  { sha256sum -- "$@" 2>/dev/null; echo '@@stat'; stat -c '%a	%U:%G	%Y	%n' -- "$@" 2>/dev/null; } | awk '
+    $0 == "@@stat" { st = 1; next }
+    !st { h = $1; sub(/^[^ ]+  /, ""); sha[$0] = h; next }
+    {
+      split($0, a, "\t"); meta = a[1] "\t" a[2] "\t" a[3]; path = substr($0, length(meta) + 2)
+      if (path in sha) printf "%s\t%s\t%s\n", path, sha[path], meta; else printf "%s\t-\n", path
+    }'
+fi
 
 sec kube-files
 for f in /etc/kubernetes/admin.conf /etc/kubernetes/super-admin.conf /etc/kubernetes/kubelet.conf \

@@ -409,9 +409,16 @@ fn script_snapshot() {
 #[test]
 fn real_script_runs_locally() {
     let tmp = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let spaced = files.path().join("a b.conf");
+    std::fs::write(&spaced, "x\n").unwrap();
+    let mut req = request();
+    req.files.insert(spaced.display().to_string());
+    // A value with a tab inside.
+    req.sysctls.insert("net.ipv4.ip_local_port_range".into());
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(crate::facts::script(&request()))
+        .arg(crate::facts::script(&req))
         .env("TMPDIR", tmp.path())
         .output()
         .unwrap();
@@ -435,6 +442,14 @@ fn real_script_runs_locally() {
     assert_eq!(f.sysctls["kernel.ostype"], "Linux");
     assert!(f.sysctls_missing.contains("net.nosuch.otp"));
     assert!(f.files.contains_key("/etc/hostname"));
+    let sp = &f.files[&spaced.display().to_string()];
+    use sha2::Digest;
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(sp.sha256, format!("{:x}", sha2::Sha256::digest(b"x\n")));
+    let mode = std::fs::metadata(&spaced).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(sp.mode, format!("{mode:o}"));
+    let range = &f.sysctls["net.ipv4.ip_local_port_range"];
+    assert_eq!(range.split(' ').count(), 2, "{range:?}");
     assert!(f.files_missing.contains("/nonexistent/otp file"));
     if std::path::Path::new("/usr/bin/dpkg-query").exists() {
         assert!(f.packages.contains_key("dpkg"));
