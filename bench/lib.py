@@ -145,10 +145,12 @@ def cmd_summarize(a):
         if not line or line.startswith("#"):
             continue
         f = line.split("\t")
+        # Since the controller CPU column (index 8) came in, extra is the tenth field.
+        cpu, extra = (f[8], f[9]) if len(f) > 9 else (None, f[8] if len(f) > 8 else "")
         rows.append(
             dict(size=int(f[0]), run=f[1], tool=f[2], what=f[3], secs=float(f[4]),
                  rss=int(f[5] or 0), rc=int(f[6]), load=float(f[7]),
-                 extra=f[8] if len(f) > 8 else "")
+                 cpu=float(cpu) if cpu else None, extra=extra)
         )
     sizes = sorted({r["size"] for r in rows})
     ok = [r for r in rows if r["rc"] == 0]
@@ -192,6 +194,22 @@ def cmd_summarize(a):
         loads = [r["load"] for r in rows if r["size"] == size]
         out.append(f"N={size}: 1-minute load average before each measurement "
                    f"{min(loads):.1f}-{max(loads):.1f} (median {statistics.median(loads):.1f}).")
+    cpu_rows = []
+    for size in sizes:
+        for what, label in ROWS:
+            cells = []
+            for t in TOOLS:
+                c = [r["cpu"] for r in sample(size, t, what) if r["cpu"] is not None]
+                cells.append(f"{statistics.median(c):.2f}" if c else "–")
+            if any(c != "–" for c in cells):
+                cpu_rows.append(f"| {size} | {label} | " + " | ".join(cells) + " |")
+    if cpu_rows:
+        out.append("")
+        out.append("Controller CPU seconds (user + system of the tool and its children, median): "
+                   "the tool's own work, apart from the nodes' share of the machine.\n")
+        out.append("| N | measurement | otp-provision | Ansible default | Ansible tuned |")
+        out.append("|---:|---|---:|---:|---:|")
+        out.extend(cpu_rows)
     out.append("")
     out.append("otp-provision details (peak RSS: max over the runs; SSH connections, remote commands "
                "and hosts with changing commands: from each run's journal):\n")
