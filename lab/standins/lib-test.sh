@@ -48,8 +48,12 @@ prepare_node() {
 build_image() {
   docker image inspect "$IMAGE" >/dev/null 2>&1 && return 0
   command -v debootstrap >/dev/null || { echo "test.sh: debootstrap is needed to build $IMAGE (apt-get install debootstrap)" >&2; return 1; }
+  # The scripts cd into their own directory first: $0's dirname is relative to where they
+  # started, not to here.
+  deps=${HERE:?}/DEPENDS
+  [ -r "$deps" ] || { echo "test.sh: $deps missing" >&2; return 1; }
   root=$(mktemp -d /var/tmp/standins-rootfs.XXXXXX)
-  pkgs="systemd,systemd-sysv,dbus,procps,ca-certificates,$(grep -v '^#' "$(dirname "$0")/DEPENDS" | paste -sd, -)"
+  pkgs="systemd,systemd-sysv,dbus,procps,ca-certificates,$(grep -v '^#' "$deps" | paste -sd, -)"
   debootstrap --variant=minbase --include="$pkgs" bookworm "$root" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >/dev/null
   chroot "$root" apt-get clean
   tar -C "$root" -c . | docker import -c 'CMD ["/sbin/init"]' - "$IMAGE" >/dev/null
