@@ -203,7 +203,7 @@ mod engine {
         let j = journal(&inv, "facts")?;
         let mut reqs = crate::phases::fact_requests(&inv, &books, &global.limit)?;
         for req in reqs.values_mut() {
-            req.versions = true;
+            req.display = true;
         }
         let started = std::time::Instant::now();
         let g = runtime()?.block_on(async {

@@ -1,6 +1,6 @@
 # otp-provision facts script (POSIX sh, run as root in one round trip).
 # The caller prepends OTP_SYSCTLS, OTP_PACKAGES, OTP_SERVICES, OTP_FILES (newline-separated,
-# shell-quoted), OTP_VERSIONS (1 or empty) and the otp_probes and otp_report* functions.
+# shell-quoted), OTP_DISPLAY (1 or empty) and the otp_probes and otp_report* functions.
 # Output: "@@section NAME" lines, each followed by the raw text of that section; parsers in
 # src/facts/parse.rs own the interpretation. Nothing here changes the host.
 LC_ALL=C
@@ -23,7 +23,7 @@ otp_versions() {
   command -v containerd >/dev/null 2>&1 && printf 'containerd=%s\n' "$(containerd --version 2>/dev/null)"
   :
 }
-[ -z "$OTP_VERSIONS" ] || early versions otp_versions
+[ -z "$OTP_DISPLAY" ] || early versions otp_versions
 otp_reports_start
 
 sec os-release
@@ -80,14 +80,17 @@ if ! command -v dpkg-query >/dev/null 2>&1 && command -v rpm >/dev/null 2>&1 && 
 fi
 
 sec services
-if command -v systemctl >/dev/null 2>&1; then
-  names "$OTP_SERVICES" | while IFS= read -r s; do
-    printf '@@unit %s\n' "$s"
-    # --timestamp=unix needs systemd >= 251; older ones get the same query without it.
-    systemctl show --timestamp=unix -p LoadState -p ActiveState -p UnitFileState \
-      -p ActiveEnterTimestamp "$s" 2>/dev/null </dev/null \
-      || systemctl show -p LoadState -p ActiveState -p UnitFileState "$s" 2>/dev/null </dev/null
-  done
+if command -v systemctl >/dev/null 2>&1 && [ -n "$OTP_SERVICES" ]; then
+  # One systemctl for all units: it prints a block per unit, in argument order, separated by
+  # empty lines; awk heads each block with its unit's name. --timestamp=unix needs systemd
+  # >= 251; older ones get the same query without it. (set -f is on: names never glob.)
+  # shellcheck disable=SC2046
+  set -- $(names "$OTP_SERVICES")
+  { systemctl show --timestamp=unix -p LoadState -p ActiveState -p UnitFileState \
+      -p ActiveEnterTimestamp -- "$@" 2>/dev/null </dev/null \
+    || systemctl show -p LoadState -p ActiveState -p UnitFileState -- "$@" 2>/dev/null </dev/null; } \
+    | awk -v names="$*" 'BEGIN { n = split(names, u, " "); i = 1; print "@@unit " u[1] }
+        /^$/ { if (++i <= n) print "@@unit " u[i]; next } { print }'
 fi
 
 sec files
@@ -124,8 +127,9 @@ ls -1 /etc/kubernetes/manifests 2>/dev/null
 sec kube-ca
 if [ -f /etc/kubernetes/pki/ca.crt ]; then
   printf 'sha256=%s\n' "$(sha256sum < /etc/kubernetes/pki/ca.crt | cut -d' ' -f1)"
-  if command -v openssl >/dev/null 2>&1; then
-    # The value `kubeadm join --discovery-token-ca-cert-hash sha256:...` expects.
+  if [ -n "$OTP_DISPLAY" ] && command -v openssl >/dev/null 2>&1; then
+    # The value `kubeadm join --discovery-token-ca-cert-hash sha256:...` expects (shown by
+    # `facts`; joins take it from the token step on the control plane).
     printf 'pubkey-sha256=%s\n' "$(openssl x509 -pubkey -noout -in /etc/kubernetes/pki/ca.crt 2>/dev/null \
       | openssl pkey -pubin -outform der 2>/dev/null | sha256sum | cut -d' ' -f1)"
   fi
@@ -157,7 +161,7 @@ otp_probes
 sec versions
 # Every early job has finished from here on.
 [ -z "$otp_tmp" ] || wait
-[ -z "$OTP_VERSIONS" ] || late versions otp_versions
+[ -z "$OTP_DISPLAY" ] || late versions otp_versions
 
 sec reports
 otp_reports

@@ -30,15 +30,16 @@ pub struct FactRequest {
     /// Read-only report scripts: name -> shell script. Each runs inside the facts script (no
     /// extra round trip); its stdout lands in [`Facts::reports`] for a phase's own parser.
     pub reports: BTreeMap<String, String>,
-    /// Ask the binaries themselves for their versions (`kubeadm version`, `kubelet --version`,
-    /// `containerd --version`). Only the `facts` command shows them; planners go by the package
-    /// database, so `up` does not pay for three program starts per host.
-    pub versions: bool,
+    /// Also gather what only the `facts` command shows: the binaries' own versions (`kubeadm
+    /// version`, `kubelet --version`, `containerd --version`) and the cluster CA's public-key
+    /// hash. Planners go by the package database and the token step's hash, so `up` does not
+    /// pay for five program starts per host.
+    pub display: bool,
 }
 
 impl FactRequest {
     pub fn merge(&mut self, other: FactRequest) {
-        self.versions |= other.versions;
+        self.display |= other.display;
         self.files.extend(other.files);
         self.packages.extend(other.packages);
         self.services.extend(other.services);
@@ -292,7 +293,7 @@ pub fn script(req: &FactRequest) -> String {
     let _ = writeln!(s, "OTP_PACKAGES={}", list(&req.packages));
     let _ = writeln!(s, "OTP_SERVICES={}", list(&req.services));
     let _ = writeln!(s, "OTP_FILES={}", list(&req.files));
-    let _ = writeln!(s, "OTP_VERSIONS={}", if req.versions { "1" } else { "''" });
+    let _ = writeln!(s, "OTP_DISPLAY={}", if req.display { "1" } else { "''" });
     s.push_str("otp_probes() {\n");
     if req.probes.is_empty() {
         s.push_str("  :\n");

@@ -386,7 +386,7 @@ fn request() -> FactRequest {
     // Reports run side by side: a slow one must still land under its own name.
     req.reports
         .insert("r/slow".into(), "sleep 0.3; echo slow".into());
-    req.versions = true;
+    req.display = true;
     req
 }
 

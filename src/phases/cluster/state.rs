@@ -43,8 +43,6 @@ pub struct HostClusterFacts {
     pub keepalived_active: bool,
     /// Interface of the route to the VIP (`ip route get`), for keepalived / kube-vip.
     pub vip_interface: Option<String>,
-    /// `sha256:<hex>` of the cluster CA public key when `pki/ca.crt` exists.
-    pub ca_cert_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -90,7 +88,8 @@ pub fn host_probe_script(files: &[&str], vip: Option<&str>) -> String {
          b apiserver_manifest /etc/kubernetes/manifests/kube-apiserver.yaml\n\
          b etcd_data /var/lib/etcd/member\n\
          b pki_ca /etc/kubernetes/pki/ca.crt\n\
-         for u in kubelet haproxy keepalived; do echo \"active_$u=$(systemctl is-active \"$u\" 2>/dev/null || true)\"; done\n",
+         set -- $(systemctl is-active kubelet haproxy keepalived 2>/dev/null)\n\
+         echo \"active_kubelet=${1:-}\"; echo \"active_haproxy=${2:-}\"; echo \"active_keepalived=${3:-}\"\n",
     );
     let _ = writeln!(
         s,
@@ -127,11 +126,6 @@ pub fn host_probe_script(files: &[&str], vip: Option<&str>) -> String {
            btime=$(sed -n 's/^btime //p' /proc/stat)\n  \
            hz=$(getconf CLK_TCK)\n  \
            if [ -n \"$ticks\" ] && [ -n \"$btime\" ]; then echo \"apiserver_started=$((btime + ticks / hz))\"; fi\n\
-         fi\n",
-    );
-    s.push_str(
-        "if [ -f /etc/kubernetes/pki/ca.crt ] && command -v openssl >/dev/null; then\n  \
-           echo \"ca_cert_hash=sha256:$(openssl x509 -pubkey -noout -in /etc/kubernetes/pki/ca.crt | openssl pkey -pubin -outform der 2>/dev/null | openssl dgst -sha256 -hex | sed 's/^.* //')\"\n\
          fi\n",
     );
     s
@@ -262,12 +256,6 @@ pub fn parse_host_probe(host: &str, out: &str) -> Result<HostClusterFacts, Clust
                         ),
                     )
                 })?)
-            }
-            "ca_cert_hash" => {
-                let hex = v.strip_prefix("sha256:").unwrap_or("");
-                if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    f.ca_cert_hash = Some(v.to_string());
-                }
             }
             // Newer probes may report more; an old parser must not fail on them.
             _ => {}
@@ -629,7 +617,6 @@ mod tests {
         assert_eq!(f.kube_vip, Some(KubeVipKubeconfig::SuperAdmin));
         assert_eq!(f.files["/etc/kubernetes/audit/policy.yaml"], SHA);
         assert_eq!(f.vip_interface.as_deref(), Some("eth0"));
-        assert_eq!(f.ca_cert_hash, Some(format!("sha256:{SHA}")));
         assert_eq!(
             f.file_mtimes["/etc/kubernetes/audit/policy.yaml"],
             1764230400
@@ -664,13 +651,14 @@ mod tests {
             assert!(err.starts_with("w-1: cannot parse host probe"), "{err}");
             assert!(err.contains(want), "{out:?}: {err}");
         }
-        // Empty interface and unusable CA hash are "unknown", not errors.
+        // An empty interface is "unknown", not an error; keys an older probe reported
+        // (ca_cert_hash) are ignored.
         let f = parse_host_probe(
             "w-1",
             "kubelet_conf=0\nadmin_conf=0\napiserver_manifest=0\nvip_interface=\nca_cert_hash=sha256:\n",
         )
         .unwrap();
-        assert_eq!((&f.vip_interface, &f.ca_cert_hash), (&None, &None));
+        assert_eq!(f.vip_interface, None);
         assert!(!f.leftovers());
     }
 
@@ -769,6 +757,45 @@ daemonset.apps/kube-proxy
             Some("https://10.0.0.100:6443")
         );
         assert_eq!(kubeconfig_server("apiVersion: v1\n"), None);
+    }
+
+    /// The real host probe under the local shell, with a fake systemctl: one call answers for
+    /// the three units, in order, and a file's hash and mtime come back.
+    #[test]
+    fn host_probe_script_runs_locally() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let sc = bin.join("systemctl");
+        let log = dir.path().join("calls");
+        std::fs::write(
+            &sc,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> '{}'\nprintf 'active\\ninactive\\nfailed\\n'\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&sc, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let file = dir.path().join("policy.yaml");
+        std::fs::write(&file, "x\n").unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(host_probe_script(&[file.to_str().unwrap()], None))
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let f = parse_host_probe("w-1", &String::from_utf8_lossy(&out.stdout)).unwrap();
+        assert!(f.kubelet_active && !f.haproxy_active && !f.keepalived_active);
+        use sha2::Digest;
+        let want = format!("{:x}", sha2::Sha256::digest(b"x\n"));
+        assert_eq!(f.files[file.to_str().unwrap()], want);
+        assert!(f.file_mtimes[file.to_str().unwrap()] > 0);
+        let calls = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(calls, "is-active kubelet haproxy keepalived\n");
     }
 
     /// The real API probe against a fake kubectl and crictl: the questions run side by side,
