@@ -425,6 +425,9 @@ async fn sudo_without_password() {
         assert_eq!(out.stderr_str(), "warn\n");
         assert_eq!(out.code, Some(4));
     }
+    // One exec request per command, none for probing sudo: `id -un` and the two above.
+    let execs = s.log().matches("req exec").count();
+    assert_eq!(execs, 3, "{}", s.log());
     // Quoting survives sudo + sh -c.
     let q = c
         .exec(sudo_cmd("printf '%s|' \"a b\" 'c'\"'\"'d' $((1+1))"))
