@@ -88,8 +88,10 @@ pub fn host_probe_script(files: &[&str], vip: Option<&str>) -> String {
          b apiserver_manifest /etc/kubernetes/manifests/kube-apiserver.yaml\n\
          b etcd_data /var/lib/etcd/member\n\
          b pki_ca /etc/kubernetes/pki/ca.crt\n\
-         set -- $(systemctl is-active kubelet haproxy keepalived 2>/dev/null)\n\
-         echo \"active_kubelet=${1:-}\"; echo \"active_haproxy=${2:-}\"; echo \"active_keepalived=${3:-}\"\n",
+         systemctl is-active kubelet haproxy keepalived 2>/dev/null | {\n  \
+           read -r k; read -r h; read -r a\n  \
+           echo \"active_kubelet=$k\"; echo \"active_haproxy=$h\"; echo \"active_keepalived=$a\"\n\
+         }\n",
     );
     let _ = writeln!(
         s,
