@@ -41,6 +41,13 @@ fn sudo_cmd(script: &str) -> Command {
     }
 }
 
+fn sudo_cmd_stdin(script: &str, stdin: &[u8]) -> Command {
+    Command {
+        stdin: Some(stdin.to_vec()),
+        ..sudo_cmd(script)
+    }
+}
+
 /// sshd may write a log line just after the client already saw the outcome.
 async fn wait_log(s: &Sshd, needle: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -413,12 +420,10 @@ async fn sudo_without_password() {
     // its marker never reaches the caller, and later commands go the same way.
     for _ in 0..2 {
         let out = c
-            .exec(Command {
-                script: "id -u; cat; echo warn >&2; exit 4".into(),
-                privileged: true,
-                stdin: Some(b"payload".to_vec()),
-                ..Default::default()
-            })
+            .exec(sudo_cmd_stdin(
+                "id -u; cat; echo warn >&2; exit 4",
+                b"payload",
+            ))
             .await
             .unwrap();
         assert_eq!(out.stdout_str(), "0\npayload");
@@ -453,12 +458,7 @@ async fn sudo_with_password_from_env() {
     let c = Connector::new().connect(&t).await.unwrap();
     // The password goes to sudo first; the command's own stdin follows untouched.
     let out = c
-        .exec(Command {
-            script: "id -u; cat".into(),
-            privileged: true,
-            stdin: Some(b"line1\nline2\n".to_vec()),
-            ..Default::default()
-        })
+        .exec(sudo_cmd_stdin("id -u; cat", b"line1\nline2\n"))
         .await
         .unwrap();
     assert_eq!(
