@@ -248,6 +248,19 @@ pub async fn run<T: Transport>(
     let mut writer = Writer::new(format, out);
     let mut records_written = 0usize;
     let mut first = true;
+    // One Ctrl-C listener for the whole follow: a listener made afresh for each pause would
+    // miss a SIGINT that arrives during a round, and the handler, once installed, swallows it.
+    let mut interrupted: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+        if args.follow {
+            Box::pin(async {
+                // No handler (for example, no signal support): never interrupted, as before.
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            })
+        } else {
+            Box::pin(std::future::pending())
+        };
     loop {
         // Connect (first round) and run this round's script on every live host at once.
         let round = futures::stream::iter(states.iter_mut().zip(&hosts))
@@ -267,8 +280,11 @@ pub async fn run<T: Transport>(
                 }
             })
             .buffer_unordered(parallel)
-            .collect::<Vec<_>>()
-            .await;
+            .collect::<Vec<_>>();
+        let round = tokio::select! {
+            r = round => r,
+            _ = &mut interrupted => break,
+        };
         let mut outputs: Vec<(usize, String, HostOutput)> = Vec::new();
         for (st, res) in round {
             let idx = hosts.iter().position(|h| h.name == st.name).unwrap_or(0);
@@ -333,7 +349,7 @@ pub async fn run<T: Transport>(
         let pause = Duration::from_secs_f64(args.interval.max(0.2));
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut interrupted => break,
         }
     }
     futures::future::join_all(

@@ -951,3 +951,78 @@ fn partial_cri_lines_become_one_record() {
         ]
     );
 }
+
+/// Ctrl-C during a round (not only during the pause between rounds) ends `--follow`: the
+/// listener lives for the whole run, so the signal is not swallowed by a handler nobody awaits.
+#[tokio::test]
+async fn follow_stops_on_sigint_that_arrives_mid_round() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    /// Runs the first round's scripts; in the second round it sends this process SIGINT and
+    /// then hangs, as a slow host would.
+    struct InterruptedSecondRound {
+        inner: LocalShell,
+        execs: AtomicUsize,
+    }
+    impl Transport for InterruptedSecondRound {
+        type Conn = String;
+        async fn connect(
+            &self,
+            inv: &crate::inventory::Inventory,
+            host: &crate::inventory::Host,
+        ) -> Result<String, crate::ssh::SshError> {
+            self.inner.connect(inv, host).await
+        }
+        async fn close(&self, _conn: &String) {}
+        async fn exec(
+            &self,
+            conn: &String,
+            script: String,
+        ) -> Result<crate::ssh::Output, crate::ssh::SshError> {
+            // Two live hosts (down1 never connects): execs 0 and 1 are the first round.
+            if self.execs.fetch_add(1, Ordering::SeqCst) == 2 {
+                let pid = std::process::id().to_string();
+                let st = tokio::process::Command::new("kill")
+                    .args(["-INT", &pid])
+                    .status()
+                    .await
+                    .unwrap();
+                assert!(st.success());
+                std::future::pending::<()>().await;
+            }
+            self.inner.exec(conn, script).await
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = fake_journalctl(dir.path());
+    let inv = inventory(dir.path(), "");
+    let args = LogsArgs {
+        since: None,
+        until: None,
+        lines: Some(1),
+        units: vec!["kubelet".into()],
+        files: vec![],
+        follow: true,
+        interval: 0.2,
+        format: None,
+    };
+    let rep = crate::report::Reporter::new(crate::cli::OutputFormat::Text, true, 0);
+    let t = InterruptedSecondRound {
+        inner: LocalShell { path },
+        execs: AtomicUsize::new(0),
+    };
+    let mut out = Vec::new();
+    // A guard against hanging, not a time measurement: without the fix this never returns.
+    let code = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        run(&inv, &[], &args, &t, Format::Text, &mut out, &rep),
+    )
+    .await
+    .expect("--follow kept running after SIGINT")
+    .unwrap();
+    assert_eq!(code, crate::exit::FAILED, "down1 is unreachable");
+    assert!(
+        t.execs.load(Ordering::SeqCst) >= 3,
+        "the second round started"
+    );
+    assert!(!out.is_empty(), "the first round was written");
+}
