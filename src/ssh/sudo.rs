@@ -44,20 +44,19 @@ pub(crate) fn optimistic(script: &str) -> String {
 /// about an unresolvable hostname) and returns the mode it stands for; `None` when the script
 /// did not run.
 pub(crate) fn take_marker(stderr: &mut Vec<u8>) -> Option<SudoMode> {
-    let text = String::from_utf8_lossy(stderr);
+    // Bytes, not text: a lossy UTF-8 view would shift the offsets after an invalid byte.
     let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let mode = match line.trim_end_matches('\n') {
-            MARK_UID0 => SudoMode::Direct,
-            MARK_NOPASSWD => SudoMode::NoPassword,
+    for line in stderr.split_inclusive(|&b| b == b'\n') {
+        let mode = match line.strip_suffix(b"\n").unwrap_or(line) {
+            l if l == MARK_UID0.as_bytes() => SudoMode::Direct,
+            l if l == MARK_NOPASSWD.as_bytes() => SudoMode::NoPassword,
             _ => {
                 offset += line.len();
                 continue;
             }
         };
-        let (start, end) = (offset, offset + line.len());
-        drop(text);
-        stderr.drain(start..end);
+        let end = offset + line.len();
+        stderr.drain(offset..end);
         return Some(mode);
     }
     None
@@ -179,6 +178,14 @@ mod tests {
         ];
         for (input, want, rest) in cases {
             let mut buf = input.as_bytes().to_vec();
+            // The same with an invalid UTF-8 byte ahead of it (a warning in a Latin-1 locale).
+            let mut raw = b"\xe9t\xe9\n".to_vec();
+            raw.extend_from_slice(input.as_bytes());
+            let got_raw = take_marker(&mut raw).is_some();
+            assert_eq!(got_raw, want.is_some(), "{input:?}");
+            let mut raw_rest = b"\xe9t\xe9\n".to_vec();
+            raw_rest.extend_from_slice(rest.as_bytes());
+            assert_eq!(raw, raw_rest, "{input:?}");
             let got = take_marker(&mut buf).map(|m| match m {
                 SudoMode::Direct => "uid0",
                 SudoMode::NoPassword => "nopasswd",
