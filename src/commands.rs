@@ -28,7 +28,7 @@ fn invalid(message: impl Into<String>) -> anyhow::Error {
 pub fn run(cli: Cli) -> u8 {
     init_tracing(cli.global.verbose, cli.global.quiet);
     let rep = Reporter::new(cli.global.output, cli.global.quiet, cli.global.verbose);
-    match dispatch(cli, &rep) {
+    let code = match dispatch(cli, &rep) {
         Ok(code) => code,
         Err(e) => {
             let code = e
@@ -46,7 +46,17 @@ pub fn run(cli: Cli) -> u8 {
             rep.error(format!("{e:#}"));
             code
         }
+    };
+    if code == exit::FAILED && crate::apply::gave_up_on_lock() {
+        rep.error(format!(
+            "a host's lock ({}) stayed held by another otp-provision command; nothing more was \
+             changed there. Run again once it has finished (exit {})",
+            crate::apply::HOST_LOCK,
+            exit::LOCKED
+        ));
+        return exit::LOCKED;
     }
+    code
 }
 
 fn init_tracing(verbose: u8, quiet: bool) {

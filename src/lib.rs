@@ -31,4 +31,8 @@ pub mod exit {
     pub const INVALID: u8 = 2;
     /// `plan --detailed-exitcode`: changes are pending.
     pub const CHANGES: u8 = 2;
+    /// A host's lock stayed held by another otp-provision command (an interrupted run's
+    /// kubeadm, another operator's run) past `[run] lock_wait_secs`: try again later
+    /// (sysexits' EX_TEMPFAIL).
+    pub const LOCKED: u8 = 75;
 }

@@ -224,7 +224,13 @@ pub struct RunSettings {
     pub sessions_per_host: usize,
     /// Where run journals and fetched kubeconfigs go (absolute after loading).
     pub state_dir: PathBuf,
+    /// Seconds a changing command waits for another otp-provision command's host lock.
+    pub lock_wait_secs: u64,
 }
+
+/// `[run] lock_wait_secs` default: long enough for an interrupted run's kubeadm init or join
+/// (kubeadm's own timeouts are 4-5 minutes) to finish.
+pub const DEFAULT_LOCK_WAIT_SECS: u64 = 600;
 
 /// `[cluster.images]`: pinned versions, overridable, and a mirror for air-gapped sites.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

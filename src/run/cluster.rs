@@ -123,17 +123,26 @@ pub async fn state(
                 (api, Some(addons))
             }
         };
-        let api = cluster::parse_api_probe(host, &api_out).map_err(|e| ClusterRunError::Probe {
-            host: host.to_string(),
-            reason: format!(
-                "{e}. {host} holds admin.conf but its API server did not answer, so no cluster \
-                 step can be planned safely (check `journalctl -u kubelet` on {host}; if \
-                 `kubeadm init` failed there and nothing has joined, `otp-provision reset --yes` \
-                 starts over)"
-            ),
-        })?;
-        st.api = Some(api);
-        addons_report = addons_out;
+        match cluster::parse_api_probe(host, &api_out) {
+            Ok(api) => {
+                st.api = Some(api);
+                addons_report = addons_out;
+            }
+            // An init killed before its API server ever answered: the planner resets and
+            // redoes it (no API is what it expects then).
+            Err(_) if st.unfinished_init_without_data(inv) == Some(host) => {}
+            Err(e) => {
+                return Err(ClusterRunError::Probe {
+                    host: host.to_string(),
+                    reason: format!(
+                        "{e}. {host} holds admin.conf but its API server did not answer, so no \
+                         cluster step can be planned safely (check `journalctl -u kubelet` on \
+                         {host}; if `kubeadm init` failed there and nothing has joined, \
+                         `otp-provision reset --yes` starts over)"
+                    ),
+                });
+            }
+        }
     }
     Ok(Probed {
         state: st,

@@ -60,7 +60,19 @@ impl Observer for RunObserver<'_> {
             code: r.code,
             ms: r.duration.as_millis() as u64,
             changes: !crate::apply::read_only(&r.step_id),
+            lock_wait_ms: r.lock_wait.map(|d| d.as_millis() as u64),
         });
+    }
+    fn lock_waiting(&self, host: &str, step_id: &str) {
+        self.journal.record(&Event::LockWait {
+            host,
+            step: step_id,
+        });
+        self.rep.warn(format!(
+            "{host}: {step_id}: waiting for {} (held by another otp-provision command: an \
+             interrupted run's kubeadm or another operator's run)",
+            crate::apply::HOST_LOCK
+        ));
     }
 }
 

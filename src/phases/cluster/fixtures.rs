@@ -80,6 +80,7 @@ pub fn ha() -> Inventory {
             parallel_hosts: 20,
             sessions_per_host: 4,
             state_dir: PathBuf::from("/tmp/otp-state"),
+            lock_wait_secs: crate::inventory::DEFAULT_LOCK_WAIT_SECS,
         },
         addons: Default::default(),
         log_parsers: Vec::new(),

@@ -565,6 +565,21 @@ impl ClusterState {
             .collect()
     }
 
+    /// The control plane of an interrupted `kubeadm init` whose API never answered: the only
+    /// host with kubeadm credentials, and etcd never stored data there. Nothing can be lost by
+    /// resetting it, so a failed API probe there is not a reason to refuse planning.
+    pub fn unfinished_init_without_data<'a>(&self, inv: &'a Inventory) -> Option<&'a str> {
+        let mut holders = inv.hosts.iter().filter(|h| {
+            self.host(&h.name)
+                .is_some_and(|f| f.admin_conf || f.kubelet_conf)
+        });
+        let (Some(h), None) = (holders.next(), holders.next()) else {
+            return None;
+        };
+        let f = self.host(&h.name)?;
+        (h.has_role(Role::ControlPlane) && !f.etcd_data).then_some(h.name.as_str())
+    }
+
     /// Where to run the API probe: the first control plane that has admin.conf.
     pub fn api_probe_host<'a>(&self, inv: &'a Inventory) -> Option<&'a str> {
         inv.control_planes()
@@ -600,6 +615,61 @@ impl ClusterState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unfinished_init_without_data_is_the_lone_control_plane_holder() {
+        let inv = super::super::fixtures::ha();
+        let cp = |admin: bool, kubelet: bool, etcd: bool| HostClusterFacts {
+            admin_conf: admin,
+            kubelet_conf: kubelet,
+            etcd_data: etcd,
+            ..Default::default()
+        };
+        let state = |hosts: &[(&str, HostClusterFacts)]| ClusterState {
+            hosts: hosts
+                .iter()
+                .map(|(n, f)| (n.to_string(), f.clone()))
+                .collect(),
+            ..Default::default()
+        };
+        for (what, st, want) in [
+            (
+                "nothing yet",
+                state(&[("cp-1", cp(false, false, false))]),
+                None,
+            ),
+            (
+                "init killed before etcd stored data",
+                state(&[("cp-1", cp(true, true, false))]),
+                Some("cp-1"),
+            ),
+            (
+                "admin.conf only",
+                state(&[("cp-1", cp(true, false, false))]),
+                Some("cp-1"),
+            ),
+            (
+                "etcd holds data: never reset without the API's word",
+                state(&[("cp-1", cp(true, true, true))]),
+                None,
+            ),
+            (
+                "another host holds credentials: something joined",
+                state(&[
+                    ("cp-1", cp(true, true, false)),
+                    ("w-1", cp(false, true, false)),
+                ]),
+                None,
+            ),
+            (
+                "the holder is a worker",
+                state(&[("w-1", cp(false, true, false))]),
+                None,
+            ),
+        ] {
+            assert_eq!(st.unfinished_init_without_data(&inv), want, "{what}");
+        }
+    }
 
     const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
