@@ -31,10 +31,7 @@ pub fn run(cli: Cli) -> u8 {
     match dispatch(cli, &rep) {
         Ok(code) => code,
         Err(e) => {
-            let code = e
-                .downcast_ref::<Exit>()
-                .map(|x| x.code)
-                .unwrap_or(exit::FAILED);
+            let code = exit_code(&e);
             if e.downcast_ref::<Exit>()
                 .is_some_and(|x| x.message.is_empty())
             {
@@ -46,6 +43,21 @@ pub fn run(cli: Cli) -> u8 {
             rep.error(format!("{e:#}"));
             code
         }
+    }
+}
+
+/// Invalid input (exit 2) is an [`Exit`] carrying that code, or an inventory asking for what
+/// would break the running cluster (the operator changes the inventory, nothing was touched).
+fn exit_code(e: &anyhow::Error) -> u8 {
+    if let Some(x) = e.downcast_ref::<Exit>() {
+        x.code
+    } else if e
+        .downcast_ref::<crate::phases::cluster::VersionChange>()
+        .is_some()
+    {
+        exit::INVALID
+    } else {
+        exit::FAILED
     }
 }
 

@@ -215,6 +215,8 @@ pub async fn prepare(
     for w in phases::warnings(&gathered.facts) {
         rep.warn(w);
     }
+    // Before any planning: a refused version must stop `up` with nothing applied.
+    phases::cluster::version::check_facts(inv, &gathered.facts)?;
     let plan = phases::plan(inv, &gathered.facts, books)?;
     let mut addons = Vec::new();
     let mut addon_host = None;

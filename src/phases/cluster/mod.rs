@@ -23,6 +23,7 @@ pub mod render;
 pub mod runtime;
 pub mod scripts;
 pub mod state;
+pub mod version;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -37,6 +38,7 @@ pub use state::{
     ApiProbe, ClusterState, HostClusterFacts, api_probe_script, host_probe_script,
     kubeconfig_server, parse_api_probe, parse_host_probe, probe_files, probe_vip,
 };
+pub use version::VersionChange;
 
 /// Errors of the cluster phases; each names the host (`-` for cluster-wide) and the file/step.
 #[derive(Debug, thiserror::Error)]
