@@ -532,7 +532,14 @@ mod engine {
                 Day2::RemoveNode { name, force } => {
                     cluster::plan_remove_node(&inv, &probed.state, name, *force).map_err(Into::into)
                 }
-                Day2::Reset => Ok(cluster::plan_reset(&inv, &probed.state)),
+                Day2::Reset => {
+                    let mut lb_files = std::collections::BTreeMap::new();
+                    for h in inv.lb_hosts() {
+                        let files = crate::phases::written_files(&inv, h, &books, "endpoint")?;
+                        lb_files.insert(h.name.clone(), files);
+                    }
+                    Ok(cluster::plan_reset(&inv, &probed.state, &lb_files))
+                }
             });
         let steps = match steps {
             Ok(s) => s,
@@ -590,15 +597,8 @@ mod engine {
             std::fs::write(&path, content).with_context(|| format!("write {}", path.display()))?;
             Ok(path)
         };
-        let lb_by_playbook = !run::cluster::cluster_configures_load_balancers(&inv);
         for h in &inv.hosts {
             for f in cluster::render_files(&inv, h)? {
-                if lb_by_playbook
-                    && (f.path.starts_with("/etc/haproxy/")
-                        || f.path.starts_with("/etc/keepalived/"))
-                {
-                    continue; // written by the endpoint playbook (render_all above)
-                }
                 let rel = f.path.trim_start_matches('/');
                 r.files.push(write(
                     out.join("hosts").join(&h.name).join(rel),

@@ -125,7 +125,7 @@ pub fn resolve(
                 step: id.clone(),
                 reason,
             };
-            if !spec.roles.is_empty() && !spec.roles.iter().any(|role| host.has_role(*role)) {
+            if !spec.roles.is_empty() && !spec.roles.iter().any(|role| inv.plays(host, *role)) {
                 continue;
             }
             if mode == Mode::Full
@@ -311,6 +311,24 @@ pub fn fact_request(
         }
     }
     Ok(req)
+}
+
+/// Paths the file steps of playbook phase `phase` write on `host` (what `reset` removes again).
+pub fn written_files(
+    inv: &Inventory,
+    host: &Host,
+    books: &Playbooks,
+    phase: &str,
+) -> Result<Vec<String>, PlanError> {
+    let (steps, _) = resolve(inv, host, None, books, Mode::Request)?;
+    Ok(steps
+        .into_iter()
+        .filter(|st| st.phase == phase)
+        .filter_map(|st| match st.kind {
+            ResolvedKind::File { path, .. } => Some(path),
+            _ => None,
+        })
+        .collect())
 }
 
 /// [`fact_request`] for every host of the inventory (or only `limit`, when not empty).

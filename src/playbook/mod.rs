@@ -16,6 +16,7 @@
 //! id = "containerd-config"          # optional; default `<kind><n>`; unique per playbook
 //! title = "..."                     # optional; default from kind and target
 //! roles = ["control-plane", "worker"]   # optional; any of control-plane, worker, load-balancer
+//!                                      # (load-balancer: also the control planes when no host has that role)
 //! when = 'os.family == "debian"'    # optional Tera expression over the context
 //! kind = "file"
 //! path = "/etc/containerd/config.toml"

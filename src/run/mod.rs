@@ -233,16 +233,13 @@ pub async fn prepare(
         let obs = RunObserver { rep, journal };
         let probed = cluster::state(inv, &gathered.facts, &gathered.conns, &obs).await?;
         let state = &probed.state;
-        let mut steps = crate::phases::cluster::plan_cluster(inv, state)?;
+        let steps = crate::phases::cluster::plan_cluster(inv, state)?;
         let live = cluster::addon_state(inv, &probed)?;
         addons = crate::addons::plan(inv, &live)?;
         addon_host = state
             .api_probe_host(inv)
             .or_else(|| inv.control_planes().next().map(|h| h.name.as_str()))
             .map(str::to_string);
-        if !cluster::cluster_configures_load_balancers(inv) {
-            steps.retain(|s| s.kind != crate::phases::cluster::StepKind::LoadBalancer);
-        }
         (steps, None)
     };
     Ok(Prepared {

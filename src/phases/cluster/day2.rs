@@ -1,6 +1,8 @@
 //! Day-2 planners: `remove-node NAME` and `reset --yes`. Pure, like [`super::plan_cluster`];
 //! they refuse to remove the last control plane or break etcd quorum unless forced.
 
+use std::collections::BTreeMap;
+
 use super::ClusterError;
 use super::plan::{ClusterAction, ClusterStep, LOCAL, StepKind, kubeconfig_path};
 use super::render::{ADMIN_CONF, CRI_SOCKET, KUBE_VIP_MANIFEST, RUN_DIR};
@@ -189,7 +191,13 @@ pub fn plan_remove_node(
 
 /// Steps of `reset --yes`: every node torn down (workers first, then control planes one at a
 /// time, the first one last), load balancers stopped, the local kubeconfig removed.
-pub fn plan_reset(inv: &Inventory, state: &ClusterState) -> Vec<ClusterStep> {
+/// `lb_files`: per load-balancer host, the files the endpoint playbook writes there
+/// ([`crate::phases::written_files`]), removed so that reset takes back exactly what was written.
+pub fn plan_reset(
+    inv: &Inventory,
+    state: &ClusterState,
+    lb_files: &BTreeMap<String, Vec<String>>,
+) -> Vec<ClusterStep> {
     let mut steps = Vec::new();
     let reset_step = |wave: u32, name: &str| ClusterStep {
         id: format!("reset/{name}"),
@@ -217,21 +225,23 @@ pub fn plan_reset(inv: &Inventory, state: &ClusterState) -> Vec<ClusterStep> {
             wave += 1;
         }
     }
-    for h in super::render::lb_hosts(inv) {
+    for h in inv.lb_hosts() {
         let f = state.host(&h.name);
         if f.is_some_and(|f| f.haproxy_active || f.keepalived_active) {
+            let mut s = String::from("set -eu\nsystemctl disable --now keepalived haproxy\n");
+            let files = lb_files.get(&h.name).map(Vec::as_slice).unwrap_or_default();
+            if !files.is_empty() {
+                let quoted: Vec<String> = files.iter().map(|f| q(f)).collect();
+                s.push_str(&format!("rm -f {}\n", quoted.join(" ")));
+            }
             steps.push(ClusterStep {
                 id: format!("reset/load-balancer/{}", h.name),
                 host: h.name.clone(),
-                kind: StepKind::LoadBalancer,
+                kind: StepKind::Reset,
                 title: "stop haproxy and keepalived".into(),
                 reason: "reset --yes (packages stay installed)".into(),
                 wave,
-                action: script(
-                    "set -eu\nsystemctl disable --now keepalived haproxy\n\
-                     rm -f /etc/keepalived/keepalived.conf /etc/keepalived/check_haproxy.sh\n"
-                        .into(),
-                ),
+                action: script(s),
             });
         }
     }
@@ -395,7 +405,7 @@ mod tests {
         );
         st.hosts.insert("lb-2".into(), HostClusterFacts::default());
         assert_eq!(
-            ids(&plan_reset(&inv, &st)),
+            ids(&plan_reset(&inv, &st, &BTreeMap::new())),
             [
                 "0 w-1 reset/w-1",
                 "0 w-2 reset/w-2",
@@ -406,6 +416,53 @@ mod tests {
                 "5 (local) reset/kubeconfig"
             ]
         );
+    }
+
+    /// reset takes back exactly the files the endpoint playbook writes, on the load-balancer
+    /// hosts or, without them, on the control planes.
+    #[test]
+    fn reset_removes_what_the_endpoint_playbook_wrote() {
+        let books = crate::playbook::Playbooks::load(None).unwrap();
+        for (inv, host) in [
+            (fixtures::ha(), "lb-2"),
+            (fixtures::lb_on_control_planes(), "cp-3"),
+        ] {
+            let mut st = ClusterState::default();
+            let mut lb_files = BTreeMap::new();
+            for h in inv.lb_hosts() {
+                let files = crate::phases::written_files(&inv, h, &books, "endpoint").unwrap();
+                lb_files.insert(h.name.clone(), files);
+                st.hosts.insert(
+                    h.name.clone(),
+                    HostClusterFacts {
+                        keepalived_active: true,
+                        ..Default::default()
+                    },
+                );
+            }
+            assert_eq!(
+                lb_files[host],
+                [
+                    "/etc/haproxy/haproxy.cfg",
+                    "/etc/keepalived/check_apiserver.sh",
+                    "/etc/keepalived/keepalived.conf"
+                ]
+            );
+            let steps = plan_reset(&inv, &st, &lb_files);
+            let step = steps
+                .iter()
+                .find(|s| s.id == format!("reset/load-balancer/{host}"))
+                .unwrap();
+            let ClusterAction::Script { script, .. } = &step.action else {
+                panic!("{step:?}");
+            };
+            assert_eq!(
+                script,
+                "set -eu\nsystemctl disable --now keepalived haproxy\n\
+                 rm -f /etc/haproxy/haproxy.cfg /etc/keepalived/check_apiserver.sh \
+                 /etc/keepalived/keepalived.conf\n"
+            );
+        }
     }
 
     #[test]

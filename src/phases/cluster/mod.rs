@@ -6,7 +6,7 @@
 //! stdin from [`RuntimeValues`], never in argv or in a file kept on disk.
 //!
 //! Wiring into `up` (SSH side, not here):
-//! 1. per host: run [`host_probe_script`]`(&`[`probe_files`]`(inv, h), `[`probe_vip`]`(inv))`
+//! 1. per host: run [`host_probe_script`]`(&`[`probe_files`]`(h), `[`probe_vip`]`(inv))`
 //!    as root, parse with [`parse_host_probe`];
 //! 2. on [`ClusterState::api_probe_host`] (if any): run [`api_probe_script`], parse with
 //!    [`parse_api_probe`]; read the local kubeconfig with [`kubeconfig_server`];

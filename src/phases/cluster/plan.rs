@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::ClusterError;
 use super::render::{
     self, ADMIN_CONF, ENCRYPTION_CONFIG, RenderOptions, RenderedFile, control_plane_endpoint,
-    lb_hosts, uses_super_admin,
+    uses_super_admin,
 };
 use super::runtime::{Capture, RuntimeInput};
 use super::scripts;
@@ -30,7 +30,6 @@ pub enum StepKind {
     Reset,
     RemoveEtcdMember,
     DeleteNode,
-    LoadBalancer,
     SecurityFiles,
     KubeVip,
     Init,
@@ -420,29 +419,6 @@ pub fn plan_cluster(
         );
     }
     let reset_names: Vec<&str> = to_reset.iter().map(|h| h.name.as_str()).collect();
-
-    // Load balancers: files differ or services not running.
-    for h in lb_hosts(inv) {
-        let f = p.facts(&h.name)?;
-        let files = render::lb_files(inv, h, &p.opts(&h.name, &init_node))?;
-        let changed = changed_files(&files, f);
-        let reason = if !changed.is_empty() {
-            format!("{} differ(s) or missing", changed.join(", "))
-        } else if !f.haproxy_active || !f.keepalived_active {
-            "haproxy or keepalived is not running".into()
-        } else {
-            continue;
-        };
-        p.push(
-            W_FILES,
-            &h.name,
-            StepKind::LoadBalancer,
-            &format!("load-balancer/{}", h.name),
-            "configure haproxy + keepalived for the API VIP".into(),
-            reason,
-            Planner::script(scripts::load_balancer(&files), vec![], None),
-        );
-    }
 
     // Security files on every control plane (before its init/join: the API server mounts them).
     let mut running_cp_updates: Vec<(&Host, Vec<RenderedFile>, String)> = Vec::new();
@@ -842,14 +818,6 @@ fn join_reason(state: &ClusterState, name: &str, reset: bool) -> String {
     }
 }
 
-fn changed_files(files: &[RenderedFile], f: &HostClusterFacts) -> Vec<String> {
-    files
-        .iter()
-        .filter(|file| f.files.get(&file.path) != Some(&file.sha256()))
-        .map(|file| file.path.clone())
-        .collect()
-}
-
 fn names(hosts: &[&Host]) -> String {
     names_of(hosts.iter())
 }
@@ -899,18 +867,12 @@ mod tests {
         }
     }
 
-    fn lb_done(inv: &Inventory, name: &str) -> HostClusterFacts {
-        let mut f = HostClusterFacts {
+    fn lb_done() -> HostClusterFacts {
+        HostClusterFacts {
             haproxy_active: true,
             keepalived_active: true,
             ..Default::default()
-        };
-        for file in
-            render::lb_files(inv, inv.host(name).unwrap(), &RenderOptions::default()).unwrap()
-        {
-            f.files.insert(file.path.clone(), file.sha256());
         }
-        f
     }
 
     fn node(name: &str, cp: bool) -> NodeStatus {
@@ -952,8 +914,7 @@ mod tests {
                 ));
                 nodes.push(node(&h.name, true));
                 let mut f = cp_done(inv, &h.name);
-                if lb_hosts(inv).iter().any(|l| l.name == h.name) {
-                    f.files.extend(lb_done(inv, &h.name).files);
+                if inv.lb_hosts().iter().any(|l| l.name == h.name) {
                     f.haproxy_active = true;
                     f.keepalived_active = true;
                 }
@@ -962,7 +923,7 @@ mod tests {
                 nodes.push(node(&h.name, false));
                 worker_done()
             } else {
-                lb_done(inv, &h.name)
+                lb_done()
             };
             st.hosts.insert(h.name.clone(), f);
         }
@@ -1023,8 +984,6 @@ mod tests {
                     "0 (local) cluster/generate/bootstrap-token",
                     "0 (local) cluster/generate/certificate-key",
                     "0 (local) cluster/generate/encryption-key",
-                    "3 lb-1 cluster/load-balancer/lb-1",
-                    "3 lb-2 cluster/load-balancer/lb-2",
                     "3 cp-1 cluster/security-files/cp-1",
                     "3 cp-2 cluster/security-files/cp-2",
                     "3 cp-3 cluster/security-files/cp-3",
@@ -1218,7 +1177,7 @@ mod tests {
                     let inv = fixtures::ha();
                     let mut st = fresh(&inv);
                     for lb in ["lb-1", "lb-2"] {
-                        st.hosts.insert(lb.into(), lb_done(&inv, lb));
+                        st.hosts.insert(lb.into(), lb_done());
                     }
                     st.hosts.insert("cp-1".into(), cp_done(&inv, "cp-1"));
                     st.api = Some(ApiProbe {
@@ -1335,7 +1294,7 @@ mod tests {
                 ],
             ),
             (
-                "a new control plane changes haproxy on every load balancer",
+                "a new control plane: its files, join and the token (haproxy is a node step)",
                 || {
                     let inv0 = fixtures::ha();
                     let st = converged(&inv0);
@@ -1352,8 +1311,6 @@ mod tests {
                     "0 (local) cluster/generate/bootstrap-token",
                     "0 (local) cluster/generate/certificate-key",
                     "0 cp-1 cluster/encryption-key/read",
-                    "3 lb-1 cluster/load-balancer/lb-1",
-                    "3 lb-2 cluster/load-balancer/lb-2",
                     "3 cp-4 cluster/security-files/cp-4",
                     "6 cp-1 cluster/bootstrap-token",
                     "6 cp-1 cluster/upload-certs",

@@ -135,12 +135,9 @@ pub fn host_probe_script(files: &[&str], vip: Option<&str>) -> String {
 
 /// Managed files whose sha256 the planner compares on `host` (argument for
 /// [`host_probe_script`]).
-pub fn probe_files(inv: &Inventory, host: &crate::inventory::Host) -> Vec<String> {
+pub fn probe_files(host: &crate::inventory::Host) -> Vec<String> {
     use super::render::*;
     let mut v = Vec::new();
-    if lb_hosts(inv).iter().any(|h| h.name == host.name) {
-        v.extend([HAPROXY_CFG, KEEPALIVED_CONF, KEEPALIVED_CHECK].map(String::from));
-    }
     if host.has_role(Role::ControlPlane) {
         v.extend(
             [
@@ -746,11 +743,12 @@ daemonset.apps/kube-proxy
     fn helpers_for_the_probe_and_the_local_kubeconfig() {
         use crate::phases::cluster::fixtures;
         let inv = fixtures::ha();
-        assert_eq!(probe_files(&inv, inv.host("lb-1").unwrap()).len(), 3);
-        assert_eq!(probe_files(&inv, inv.host("cp-1").unwrap()).len(), 4);
-        assert!(probe_files(&inv, inv.host("w-1").unwrap()).is_empty());
+        // haproxy/keepalived files are node facts of the endpoint playbook, not probed here.
+        assert!(probe_files(inv.host("lb-1").unwrap()).is_empty());
+        assert_eq!(probe_files(inv.host("cp-1").unwrap()).len(), 4);
+        assert!(probe_files(inv.host("w-1").unwrap()).is_empty());
         let inv = fixtures::lb_on_control_planes();
-        assert_eq!(probe_files(&inv, inv.host("cp-2").unwrap()).len(), 7);
+        assert_eq!(probe_files(inv.host("cp-2").unwrap()).len(), 4);
         assert_eq!(probe_vip(&inv), Some("10.0.0.100"));
         assert_eq!(probe_vip(&fixtures::external()), None);
         let kc = "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: X\n    server: https://10.0.0.100:6443\n  name: k\n";
