@@ -96,9 +96,9 @@ fn dispatch(cli: Cli, rep: &Reporter) -> anyhow::Result<u8> {
         Command::Up => engine::up(global, rep),
         Command::Render { out } => engine::render(global, rep, &out),
         Command::RemoveNode { name, force } => {
-            engine::day2(global, rep, engine::Day2::RemoveNode { name, force })
+            engine::day2(global, rep, "remove-node", Some(&name), force)
         }
-        Command::Reset => engine::day2(global, rep, engine::Day2::Reset),
+        Command::Reset => engine::day2(global, rep, "reset", None, false),
         Command::Logs(args) => {
             let inv = load_inventory(global, rep)?;
             crate::logs::run_blocking(&inv, &global.limit, &args, rep.json(), rep)
@@ -491,33 +491,32 @@ mod engine {
         Ok(if ok { exit::OK } else { exit::FAILED })
     }
 
-    pub enum Day2 {
-        RemoveNode { name: String, force: bool },
-        Reset,
-    }
-
-    /// `remove-node` and `reset`: same gather as `up`, then a day-2 plan, shown before it runs.
-    pub fn day2(global: &Global, rep: &Reporter, what: Day2) -> anyhow::Result<u8> {
-        use crate::phases::cluster;
+    /// A day-2 operation of the registry (`remove-node`, `reset`): same gather as `up`, then
+    /// the operation's plan, shown before it runs.
+    pub fn day2(
+        global: &Global,
+        rep: &Reporter,
+        command: &str,
+        node: Option<&str>,
+        force: bool,
+    ) -> anyhow::Result<u8> {
+        let op = crate::operations::get(command)
+            .with_context(|| format!("{command}: not a cluster operation"))?;
         let inv = load_inventory(global, rep)?;
-        if let Day2::RemoveNode { name, .. } = &what
+        if let Some(name) = node
             && inv.host(name).is_none()
         {
             return Err(invalid(format!(
-                "remove-node: {name:?} is not a host of {}",
+                "{command}: {name:?} is not a host of {}",
                 inv.source.display()
             )));
         }
-        if matches!(what, Day2::Reset) && !global.yes {
-            return Err(invalid(
-                "reset tears down the whole cluster; re-run with --yes if that is what you want",
-            ));
+        if op.needs_yes && !global.yes {
+            return Err(invalid(format!(
+                "{command} tears down the whole cluster; re-run with --yes if that is what you want"
+            )));
         }
         let books = playbooks(global)?;
-        let command = match what {
-            Day2::RemoveNode { .. } => "remove-node",
-            Day2::Reset => "reset",
-        };
         let j = journal(&inv, command)?;
         let started = std::time::Instant::now();
         let rt = runtime()?;
@@ -526,21 +525,14 @@ mod engine {
         let g = rt.block_on(run::gather(&inv, &reqs, rep, &j));
         let obs = run::RunObserver { rep, journal: &j };
         let state = rt.block_on(run::cluster::state(&inv, &g.facts, &g.conns, &obs));
+        let request = crate::operations::Request {
+            node,
+            force,
+            books: &books,
+        };
         let steps = state
             .map_err(anyhow::Error::from)
-            .and_then(|probed| match &what {
-                Day2::RemoveNode { name, force } => {
-                    cluster::plan_remove_node(&inv, &probed.state, name, *force).map_err(Into::into)
-                }
-                Day2::Reset => {
-                    let mut lb_files = std::collections::BTreeMap::new();
-                    for h in inv.lb_hosts() {
-                        let files = crate::phases::written_files(&inv, h, &books, "endpoint")?;
-                        lb_files.insert(h.name.clone(), files);
-                    }
-                    Ok(cluster::plan_reset(&inv, &probed.state, &lb_files))
-                }
-            });
+            .and_then(|probed| (op.plan)(&inv, &probed.state, &request).map_err(Into::into));
         let steps = match steps {
             Ok(s) => s,
             Err(e) => {

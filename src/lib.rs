@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod journal;
 pub mod lab;
 pub mod logs;
+pub mod operations;
 pub mod phases;
 pub mod plan;
 pub mod playbook;

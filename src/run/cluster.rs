@@ -10,7 +10,7 @@ use crate::apply::{self, Observer, StepResult};
 use crate::facts::{FactRequest, Facts};
 use crate::inventory::Inventory;
 use crate::phases::cluster::{
-    self, ClusterAction, ClusterState, ClusterStep, RuntimeValues, plan::LOCAL,
+    self, ClusterAction, ClusterState, ClusterStep, RuntimeValues, step::LOCAL,
 };
 use crate::plan::{Action, Step};
 use crate::ssh::{Command, Connection};
@@ -95,7 +95,7 @@ pub async fn state(
         })?;
         st.hosts.insert(name.clone(), hf);
     }
-    let local = cluster::plan::kubeconfig_path(inv);
+    let local = cluster::step::kubeconfig_path(inv);
     if let Ok(text) = std::fs::read_to_string(&local) {
         st.local_kubeconfig_server = cluster::kubeconfig_server(&text);
     }

@@ -233,7 +233,7 @@ pub async fn prepare(
         let obs = RunObserver { rep, journal };
         let probed = cluster::state(inv, &gathered.facts, &gathered.conns, &obs).await?;
         let state = &probed.state;
-        let steps = crate::phases::cluster::plan_cluster(inv, state)?;
+        let steps = crate::operations::up::plan(inv, state)?;
         let live = cluster::addon_state(inv, &probed)?;
         addons = crate::addons::plan(inv, &live)?;
         addon_host = state

@@ -512,7 +512,7 @@ mod tests {
             read_encryption_key(),
             crate::phases::cluster::state::host_probe_script(&["/etc/a"], Some("10.0.0.100")),
             crate::phases::cluster::state::api_probe_script(),
-            crate::phases::cluster::day2::teardown_script(),
+            crate::phases::cluster::planners::teardown::teardown_script(),
         ];
         if let Ok(dir) = std::env::var("OTP_SCRIPTS_OUT") {
             std::fs::create_dir_all(&dir).unwrap();
