@@ -20,6 +20,7 @@ pub mod render;
 pub mod report;
 pub mod run;
 pub mod secret;
+pub mod shell;
 pub mod ssh;
 
 /// Documented process exit codes (README "Exit codes").

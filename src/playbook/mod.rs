@@ -48,7 +48,6 @@
 //! (a previous run stopped between the write and the restart).
 
 pub mod context;
-pub mod shell;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -511,7 +510,7 @@ impl tera::Filter for ShellQuote {
             tera::Value::Bool(b) => b.to_string(),
             other => return Err(tera::Error::msg(format!("q: cannot quote {other}"))),
         };
-        Ok(tera::Value::String(shell::q(&s)))
+        Ok(tera::Value::String(crate::shell::q(&s)))
     }
 }
 

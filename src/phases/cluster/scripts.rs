@@ -9,10 +9,7 @@ use super::render::{
     SUPER_ADMIN_CONF, TOKEN_DESCRIPTION,
 };
 use super::runtime::RuntimeInput;
-
-fn q(s: &str) -> String {
-    shell_escape::unix::escape(s.into()).into_owned()
-}
+use crate::shell::q;
 
 const HEAD: &str = "set -eu\numask 077\n";
 

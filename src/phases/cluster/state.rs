@@ -76,8 +76,8 @@ impl HostClusterFacts {
 /// Output: `key=value` lines, `file <sha256> <path>` and `mtime <secs> <path>` lines; parsed by
 /// [`parse_host_probe`].
 pub fn host_probe_script(files: &[&str], vip: Option<&str>) -> String {
+    use crate::shell::q;
     use std::fmt::Write;
-    let q = |s: &str| shell_escape::unix::escape(s.into()).into_owned();
     let mut s = String::from(
         "set -u\n\
          b() { if [ -e \"$2\" ]; then echo \"$1=1\"; else echo \"$1=0\"; fi; }\n\

@@ -5,7 +5,7 @@ use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::day2::RemoveNodeContext;
 use crate::phases::cluster::render::ADMIN_CONF;
 use crate::phases::cluster::step::StepKind;
-use crate::playbook::shell::q;
+use crate::shell::q;
 
 pub fn plan(ctx: &RemoveNodeContext, steps: &mut Steps) -> Result<(), ClusterError> {
     if !ctx.listed {

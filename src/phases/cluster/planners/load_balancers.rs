@@ -5,7 +5,7 @@ use super::{Steps, script};
 use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::day2::ResetContext;
 use crate::phases::cluster::step::StepKind;
-use crate::playbook::shell::q;
+use crate::shell::q;
 
 pub fn stop(ctx: &ResetContext, steps: &mut Steps) -> Result<(), ClusterError> {
     for h in ctx.inv.lb_hosts() {
