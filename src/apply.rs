@@ -13,7 +13,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use crate::plan::{Action, HostPlan, Plan, Step};
-use crate::playbook::shell::q;
+use crate::shell::q;
 use crate::ssh::{Command, Connection, Output, SshError, StderrWatch};
 
 /// What the report and journal modules implement to follow a run.

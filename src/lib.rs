@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod journal;
 pub mod lab;
 pub mod logs;
+pub mod operations;
 pub mod phases;
 pub mod plan;
 pub mod playbook;
@@ -19,6 +20,7 @@ pub mod render;
 pub mod report;
 pub mod run;
 pub mod secret;
+pub mod shell;
 pub mod ssh;
 
 /// Documented process exit codes (README "Exit codes").

@@ -78,3 +78,72 @@ fn signed_mirror_sources() {
         )
     );
 }
+
+/// With load-balancer hosts, keepalived carries the inventory's VRRP router id (it used to be
+/// one hashed from the cluster name: an outage next to another VRRP pair using that id).
+#[test]
+fn keepalived_takes_the_router_id_from_the_inventory() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/example.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let from = "virtual_router_id = 51 ";
+    assert!(text.contains(from));
+    let loaded = crate::inventory::load_str(&path, &text.replace(from, "virtual_router_id = 77 "));
+    let inv = loaded.unwrap().inventory;
+    assert_eq!(inv.load_balancers().count(), 2);
+    let (files, _) = host_files(&inv, &books()).unwrap();
+    for lb in ["lb1", "lb2"] {
+        let conf = files
+            .iter()
+            .find(|f| f.host == lb && f.path == "/etc/keepalived/keepalived.conf")
+            .unwrap();
+        let conf = String::from_utf8(conf.content.clone()).unwrap();
+        assert!(
+            conf.contains("\n    virtual_router_id 77\n"),
+            "{lb}: {conf}"
+        );
+    }
+}
+
+/// Without load-balancer hosts the control planes run haproxy + keepalived, from the same
+/// endpoint playbook, on the endpoint port (kube-apiserver holds 6443 there).
+#[test]
+fn control_planes_carry_the_endpoint_without_load_balancer_hosts() {
+    let mut inv = inventory();
+    inv.hosts
+        .retain(|h| !h.has_role(crate::inventory::Role::LoadBalancer));
+    let ep = inv.cluster.endpoint.as_mut().unwrap();
+    ep.port = 8443;
+    ep.interface = Some("ens192".into());
+    let (files, _) = host_files(&inv, &books()).unwrap();
+    let get = |host: &str, path: &str| {
+        let f = files
+            .iter()
+            .find(|f| f.host == host && f.path == path)
+            .unwrap_or_else(|| panic!("{host}: no {path}"));
+        String::from_utf8(f.content.clone()).unwrap()
+    };
+    let haproxy = get("cp3", "/etc/haproxy/haproxy.cfg");
+    assert!(haproxy.contains("bind *:8443"), "{haproxy}");
+    assert!(
+        haproxy.contains("server cp1 10.0.0.11:6443 check"),
+        "{haproxy}"
+    );
+    let ka = get("cp3", "/etc/keepalived/keepalived.conf");
+    assert!(
+        ka.contains("state BACKUP") && ka.contains("priority 98"),
+        "{ka}"
+    );
+    assert!(ka.contains("virtual_router_id 51"), "{ka}");
+    assert!(
+        ka.contains("unicast_peer {\n        10.0.0.11\n        10.0.0.12\n    }"),
+        "{ka}"
+    );
+    let check = get("cp1", "/etc/keepalived/check_apiserver.sh");
+    assert!(check.contains("https://localhost:8443/healthz"), "{check}");
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.host.starts_with('w') && f.path.starts_with("/etc/keepalived")),
+        "workers carry no endpoint"
+    );
+}

@@ -1096,6 +1096,10 @@ fn cluster_lifecycle() {
     let o = lab.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
+    // 9b. A changed kubernetes_version on the converged cluster is refused until upgrades
+    //     exist: `plan` and `up` exit 2, nothing on any host changes.
+    version_change_is_refused(&lab);
+
     // 10. remove-node of a worker and of a control plane leaves a healthy cluster.
     let o = lab.run(&["remove-node", "w4", "--yes"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -1260,7 +1264,7 @@ done
 "#;
 
 /// After `reset`, on a load balancer: haproxy and keepalived stopped, not started at boot, their
-/// packages kept, keepalived's configuration gone (no VIP may come back).
+/// packages kept, and exactly the files the endpoint playbook wrote gone (no VIP may come back).
 const RESET_CHECK_LB: &str = r#"
 bad=0
 for s in haproxy keepalived; do
@@ -1268,6 +1272,60 @@ for s in haproxy keepalived; do
   [ "$(systemctl is-enabled "$s" 2>/dev/null)" != enabled ] || { echo "$s still enabled"; bad=1; }
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$s" 2>/dev/null)" = installed ] || { echo "not installed: $s"; bad=1; }
 done
-[ ! -e /etc/keepalived/keepalived.conf ] || { echo "left: keepalived.conf"; bad=1; }
+for f in /etc/keepalived/keepalived.conf /etc/keepalived/check_apiserver.sh /etc/haproxy/haproxy.cfg; do
+  [ ! -e "$f" ] || { echo "left: $f"; bad=1; }
+done
 [ $bad = 0 ] && echo checked
 "#;
+
+/// A changed `kubernetes_version` on a converged cluster (issue 11 item 6): `plan` and
+/// `up --yes` exit 2 naming the running and the requested version and what to do, and no
+/// command that changes a host runs (the facts are still read).
+fn version_change_is_refused(lab: &Lab) {
+    let current = std::fs::read_to_string(&lab.inventory).unwrap();
+    let from = "kubernetes_version = \"1.33.4\"";
+    assert!(current.contains(from), "{current}");
+    std::fs::write(
+        &lab.inventory,
+        current.replace(from, "kubernetes_version = \"1.34.1\""),
+    )
+    .unwrap();
+    for args in [&["plan"][..], &["up", "--yes"]] {
+        let before = lab.journals();
+        let o = lab.run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        for want in [
+            "step cluster/version",
+            "the running cluster reports Kubernetes 1.33.4 on",
+            "the inventory asks for 1.34.1",
+            "set cluster.kubernetes_version back to \"1.33.4\" until upgrades are supported",
+        ] {
+            assert!(
+                err.contains(want),
+                "{args:?}: missing {want:?}: {}",
+                text(&o)
+            );
+        }
+        let events = lab.new_journal(&before);
+        assert!(
+            events.iter().any(|e| e["event"] == "exec"),
+            "{args:?}: the facts were not read: {events:?}"
+        );
+        let changing: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["event"] == "exec" && e["changes"] == true)
+            .collect();
+        assert!(changing.is_empty(), "{args:?} changed hosts: {changing:?}");
+    }
+    for node in ["cp1", "w1", "w3"] {
+        let v = ok(&lab.exec(node, "dpkg-query -W -f='${Version}\\n' kubelet kubeadm"));
+        assert!(
+            v.lines().all(|l| l.starts_with("1.33.4")),
+            "{node}: packages changed: {v}"
+        );
+    }
+    std::fs::write(&lab.inventory, current).unwrap();
+    let o = lab.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}

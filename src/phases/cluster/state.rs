@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ClusterError;
 use super::render::{ADMIN_CONF, KUBE_VIP_MANIFEST, SUPER_ADMIN_CONF, TOKEN_DESCRIPTION};
-use crate::inventory::{Inventory, Role};
+use crate::inventory::{Host, Inventory, Role};
 
 /// What one host reports about its kubeadm / load-balancer state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -76,8 +76,8 @@ impl HostClusterFacts {
 /// Output: `key=value` lines, `file <sha256> <path>` and `mtime <secs> <path>` lines; parsed by
 /// [`parse_host_probe`].
 pub fn host_probe_script(files: &[&str], vip: Option<&str>) -> String {
+    use crate::shell::q;
     use std::fmt::Write;
-    let q = |s: &str| shell_escape::unix::escape(s.into()).into_owned();
     let mut s = String::from(
         "set -u\n\
          b() { if [ -e \"$2\" ]; then echo \"$1=1\"; else echo \"$1=0\"; fi; }\n\
@@ -135,12 +135,9 @@ pub fn host_probe_script(files: &[&str], vip: Option<&str>) -> String {
 
 /// Managed files whose sha256 the planner compares on `host` (argument for
 /// [`host_probe_script`]).
-pub fn probe_files(inv: &Inventory, host: &crate::inventory::Host) -> Vec<String> {
+pub fn probe_files(host: &crate::inventory::Host) -> Vec<String> {
     use super::render::*;
     let mut v = Vec::new();
-    if lb_hosts(inv).iter().any(|h| h.name == host.name) {
-        v.extend([HAPROXY_CFG, KEEPALIVED_CONF, KEEPALIVED_CHECK].map(String::from));
-    }
     if host.has_role(Role::ControlPlane) {
         v.extend(
             [
@@ -565,10 +562,9 @@ impl ClusterState {
             .collect()
     }
 
-    /// The control plane of an interrupted `kubeadm init` whose API never answered: the only
-    /// host with kubeadm credentials, and etcd never stored data there. Nothing can be lost by
-    /// resetting it, so a failed API probe there is not a reason to refuse planning.
-    pub fn unfinished_init_without_data<'a>(&self, inv: &'a Inventory) -> Option<&'a str> {
+    /// The only host holding kubeadm credentials (admin.conf or kubelet.conf), when it is a
+    /// control plane: what an interrupted `kubeadm init` leaves, before anything joined.
+    pub fn lone_control_plane_holder<'a>(&self, inv: &'a Inventory) -> Option<&'a Host> {
         let mut holders = inv.hosts.iter().filter(|h| {
             self.host(&h.name)
                 .is_some_and(|f| f.admin_conf || f.kubelet_conf)
@@ -576,8 +572,15 @@ impl ClusterState {
         let (Some(h), None) = (holders.next(), holders.next()) else {
             return None;
         };
-        let f = self.host(&h.name)?;
-        (h.has_role(Role::ControlPlane) && !f.etcd_data).then_some(h.name.as_str())
+        h.has_role(Role::ControlPlane).then_some(h)
+    }
+
+    /// The control plane of an interrupted `kubeadm init` whose API never answered: the lone
+    /// holder, and etcd never stored data there. Nothing can be lost by resetting it, so a
+    /// failed API probe there is not a reason to refuse planning.
+    pub fn unfinished_init_without_data<'a>(&self, inv: &'a Inventory) -> Option<&'a str> {
+        let h = self.lone_control_plane_holder(inv)?;
+        (!self.host(&h.name)?.etcd_data).then_some(h.name.as_str())
     }
 
     /// Where to run the API probe: the first control plane that has admin.conf.
@@ -816,11 +819,12 @@ daemonset.apps/kube-proxy
     fn helpers_for_the_probe_and_the_local_kubeconfig() {
         use crate::phases::cluster::fixtures;
         let inv = fixtures::ha();
-        assert_eq!(probe_files(&inv, inv.host("lb-1").unwrap()).len(), 3);
-        assert_eq!(probe_files(&inv, inv.host("cp-1").unwrap()).len(), 4);
-        assert!(probe_files(&inv, inv.host("w-1").unwrap()).is_empty());
+        // haproxy/keepalived files are node facts of the endpoint playbook, not probed here.
+        assert!(probe_files(inv.host("lb-1").unwrap()).is_empty());
+        assert_eq!(probe_files(inv.host("cp-1").unwrap()).len(), 4);
+        assert!(probe_files(inv.host("w-1").unwrap()).is_empty());
         let inv = fixtures::lb_on_control_planes();
-        assert_eq!(probe_files(&inv, inv.host("cp-2").unwrap()).len(), 7);
+        assert_eq!(probe_files(inv.host("cp-2").unwrap()).len(), 4);
         assert_eq!(probe_vip(&inv), Some("10.0.0.100"));
         assert_eq!(probe_vip(&fixtures::external()), None);
         let kc = "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: X\n    server: https://10.0.0.100:6443\n  name: k\n";
