@@ -58,6 +58,9 @@ pub struct CommandRecord {
     /// Part of `duration` spent waiting for [`HOST_LOCK`], when the command had to wait.
     #[serde(rename = "lock_wait_ms", serialize_with = "opt_ms")]
     pub lock_wait: Option<Duration>,
+    /// When the command held [`HOST_LOCK`], in the host's uptime (seconds): from, and to
+    /// unless the command did not end normally.
+    pub lock_held: Option<(f64, Option<f64>)>,
     /// Transport error, when the command did not complete.
     pub error: Option<String>,
     /// Size of stdin sent (content never recorded).
@@ -99,8 +102,15 @@ const LOCK_ACQUIRED: &str = "otp-provision: host lock acquired after ";
 /// Printed on stderr by a command that gave up waiting (and exited [`crate::exit::LOCKED`]).
 pub const LOCK_GAVE_UP: &str = "otp-provision: gave up waiting for the host lock";
 
+/// Printed on stderr once the lock is held, followed by the host's uptime (seconds).
+const LOCK_HELD: &str = "otp-provision: host lock held from ";
+/// Printed on stderr when the script is done, just before the lock is let go.
+const LOCK_RELEASED: &str = "otp-provision: host lock released at ";
+
 /// `script` run under [`HOST_LOCK`], giving up after `wait` with a message naming the lock.
-/// Only a command that has to wait spends processes on timing its wait.
+/// Only a command that has to wait spends processes on timing its wait. The script runs in a
+/// subshell so that, whatever it does, the moments the lock was taken and let go are reported
+/// in the host's uptime: one clock for every run on that host, read without a process.
 pub fn with_host_lock(script: &str, exclusive: bool, wait: Duration) -> String {
     let secs = wait.as_secs().max(1);
     format!(
@@ -114,12 +124,38 @@ pub fn with_host_lock(script: &str, exclusive: bool, wait: Duration) -> String {
                exit {code}\n    \
              fi\n    \
              echo \"{LOCK_ACQUIRED}$(( ($(date +%s%N) - otp_t0) / 1000000 )) ms\" >&2\n  \
-           fi\n\
-         fi\n{end}{script}",
+           fi\n  \
+           otp_up=; [ -r /proc/uptime ] && read -r otp_up otp_idle < /proc/uptime\n  \
+           echo \"{LOCK_HELD}$otp_up\" >&2\n\
+         fi\n(\n{end}{script}\n)\notp_rc=$?\n\
+         if [ -n \"${{otp_up+set}}\" ]; then\n  \
+           [ -r /proc/uptime ] && read -r otp_up otp_idle < /proc/uptime\n  \
+           echo \"{LOCK_RELEASED}$otp_up\" >&2\n\
+         fi\nexit $otp_rc\n",
         mode = if exclusive { "-x" } else { "-s" },
         code = crate::exit::LOCKED,
         end = crate::ssh::PRELUDE_END,
     )
+}
+
+/// When the command held [`HOST_LOCK`] (host uptime, seconds): the prelude's two lines, taken
+/// out of `stderr` so that the command's own output is what error messages show.
+pub fn take_lock_marks(stderr: &mut Vec<u8>) -> (Option<f64>, Option<f64>) {
+    let mut take = |marker: &str| -> Option<f64> {
+        let m = marker.as_bytes();
+        let at = stderr.windows(m.len()).position(|w| w == m)?;
+        let end = stderr[at..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(stderr.len(), |i| at + i + 1);
+        let value = String::from_utf8_lossy(&stderr[at + m.len()..end])
+            .trim()
+            .parse::<f64>()
+            .ok();
+        stderr.drain(at..end);
+        value
+    };
+    (take(LOCK_HELD), take(LOCK_RELEASED))
 }
 
 /// How long the command waited for [`HOST_LOCK`], from its stderr.
@@ -148,7 +184,8 @@ pub async fn exec(
 ) -> (Result<Output, SshError>, CommandRecord) {
     let (tell, mut told) = tokio::sync::mpsc::unbounded_channel();
     let mut watch = None;
-    if cmd.privileged {
+    let privileged = cmd.privileged;
+    if privileged {
         let full = conn.target.lock_wait;
         let (exclusive, wait) = if read_only(step_id) {
             (false, full / 2)
@@ -173,6 +210,11 @@ pub async fn exec(
             Some(()) = told.recv() => observer.lock_waiting(conn.host(), step_id),
         }
     };
+    let mut res = res;
+    let (held_from, held_to) = match res.as_mut() {
+        Ok(o) if privileged => take_lock_marks(&mut o.stderr),
+        _ => (None, None),
+    };
     let stderr = res.as_ref().map(|o| o.stderr.as_slice()).unwrap_or(&[]);
     let gave_up = res.as_ref().is_ok_and(|o| {
         o.code == Some(crate::exit::LOCKED as u32)
@@ -189,6 +231,7 @@ pub async fn exec(
         signal: res.as_ref().ok().and_then(|o| o.signal.clone()),
         duration: start.elapsed(),
         lock_wait: lock_wait_of(stderr),
+        lock_held: held_from.map(|from| (from, held_to)),
         error: res.as_ref().err().map(|e| e.to_string()),
         stdin_bytes,
     };

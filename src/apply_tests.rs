@@ -27,15 +27,16 @@ fn host_lock_waits_reports_and_gives_up() {
             .output()
             .unwrap()
     };
-    // Free lock: no word about it, and no wait reported.
-    let o = run(5, "echo ran");
+    // Free lock: no wait reported; when it was held is, and taken out of stderr, which then
+    // holds the script's own output only (even without a final newline).
+    let mut o = run(5, "echo ran; printf 'own' >&2; exit 3");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "ran\n");
-    assert!(
-        o.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_eq!(o.status.code(), Some(3), "the script's exit code is kept");
     assert_eq!(lock_wait_of(&o.stderr), None);
+    let (from, to) = take_lock_marks(&mut o.stderr);
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "own");
+    let (from, to) = (from.expect("held from"), to.expect("held to"));
+    assert!(from > 0.0 && from <= to, "{from} {to}");
 
     let hold = |secs: &str| {
         let child = std::process::Command::new("flock")
@@ -54,8 +55,14 @@ fn host_lock_waits_reports_and_gives_up() {
         child
     };
     let mut holder = hold("2");
-    let o = run(30, "echo ran");
+    let started = uptime();
+    let mut o = run(30, "echo ran");
     holder.wait().unwrap();
+    let (from, _) = take_lock_marks(&mut o.stderr);
+    assert!(
+        from.expect("held from") >= started + 1.0,
+        "held from {from:?}, asked at {started}"
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "ran\n");
@@ -78,6 +85,11 @@ fn host_lock_waits_reports_and_gives_up() {
         err.contains(LOCK_GAVE_UP) && err.contains(lock.to_str().unwrap()),
         "{err}"
     );
+}
+
+fn uptime() -> f64 {
+    let text = std::fs::read_to_string("/proc/uptime").unwrap();
+    text.split_whitespace().next().unwrap().parse().unwrap()
 }
 
 #[test]

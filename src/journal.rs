@@ -48,6 +48,12 @@ pub enum Event<'a> {
         /// `ts_ms - ms + lock_wait_ms` to `ts_ms`).
         #[serde(skip_serializing_if = "Option::is_none")]
         lock_wait_ms: Option<u64>,
+        /// When the command held the host lock, in the host's uptime (seconds): one clock for
+        /// every run on that host, so two runs' journals show whether they ever overlapped.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lock_from: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lock_to: Option<f64>,
     },
     /// A command found the host lock held by another otp-provision command and waits for it.
     LockWait { host: &'a str, step: &'a str },
@@ -153,6 +159,8 @@ mod tests {
             ms: 12,
             changes: false,
             lock_wait_ms: None,
+            lock_from: None,
+            lock_to: None,
         });
         j.record(&Event::RunFinished {
             ok: true,

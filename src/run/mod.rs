@@ -61,6 +61,8 @@ impl Observer for RunObserver<'_> {
             ms: r.duration.as_millis() as u64,
             changes: !crate::apply::read_only(&r.step_id),
             lock_wait_ms: r.lock_wait.map(|d| d.as_millis() as u64),
+            lock_from: r.lock_held.map(|(from, _)| from),
+            lock_to: r.lock_held.and_then(|(_, to)| to),
         });
     }
     fn lock_waiting(&self, host: &str, step_id: &str) {

@@ -356,20 +356,23 @@ fn ready_in(table: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Per host, when each changing command of a run held the host: from the end of its lock wait
-/// to its end (journal times, ms since the epoch).
-fn changing_spans(events: &[Value]) -> BTreeMap<String, Vec<(u64, u64)>> {
-    let mut spans: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
+/// Per host, when each changing command of a run held the host lock, from the journal (the
+/// host's uptime in seconds: one clock for both runs). A command without an end (killed) holds
+/// it for ever.
+fn changing_spans(events: &[Value]) -> BTreeMap<String, Vec<(f64, f64)>> {
+    let mut spans: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for e in events {
         if e["event"] != "exec" || e["changes"] != true {
             continue;
         }
-        let end = e["ts_ms"].as_u64().unwrap();
-        let start = end - e["ms"].as_u64().unwrap() + e["lock_wait_ms"].as_u64().unwrap_or(0);
+        let from = e["lock_from"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("a changing command without lock times: {e}"));
+        let to = e["lock_to"].as_f64().unwrap_or(f64::INFINITY);
         spans
             .entry(e["host"].as_str().unwrap().to_string())
             .or_default()
-            .push((start, end));
+            .push((from, to));
     }
     spans
 }
@@ -778,7 +781,7 @@ fn cluster_lifecycle() {
         .map(|p| read_journal(p))
         .collect();
     assert_eq!(runs.len(), 2);
-    let spans: Vec<BTreeMap<String, Vec<(u64, u64)>>> =
+    let spans: Vec<BTreeMap<String, Vec<(f64, f64)>>> =
         runs.iter().map(|r| changing_spans(r)).collect();
     let mut both = 0;
     for (host, mine) in &spans[0] {
