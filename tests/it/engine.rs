@@ -56,9 +56,14 @@ state_dir = "{state}"
             s.dir.path().join("authorized_keys"),
         )
         .unwrap();
+        // One sshd each on loopback, told apart by port; every node has its own (documentation
+        // range) node IP, as the inventory requires.
         inv.push_str(&format!(
-            "\n[[host]]\nname = \"{}\"\naddress = \"127.0.0.1\"\nroles = [\"{}\"]\nssh = {{ port = {} }}\n",
-            names[i], roles[i], s.port
+            "\n[[host]]\nname = \"{}\"\naddress = \"127.0.0.1\"\nnode_ip = \"192.0.2.{}\"\nroles = [\"{}\"]\nssh = {{ port = {} }}\n",
+            names[i],
+            i + 1,
+            roles[i],
+            s.port
         ));
     }
     let inventory = dir.path().join("cluster.toml");
