@@ -1,4 +1,5 @@
 use super::*;
+use crate::inventory::Role;
 use crate::phases::testutil::{books, inventory};
 
 #[test]
@@ -77,4 +78,52 @@ fn signed_mirror_sources() {
             get("/etc/apt/sources.list.d/kubernetes.list")
         )
     );
+}
+
+/// The load-balancer files `up` deploys come from the endpoint playbook (these), not from the
+/// cluster renderer. Writes every host's files to `$OTP_RENDER_OUT/playbook-<case>/<host>/<path>`
+/// for scripts/validate-manifests (`haproxy -c`, `keepalived -t`, shellcheck on the check script).
+#[test]
+fn playbook_load_balancer_files_for_the_validators() {
+    let mut ha = inventory();
+    ha.cluster.endpoint.as_mut().unwrap().interface = Some("ens192".into());
+    // haproxy on the control planes: the frontend moves to another port.
+    let mut on_cp = ha.clone();
+    on_cp
+        .hosts
+        .retain(|h| !h.roles.contains(&Role::LoadBalancer));
+    for h in on_cp.hosts.iter_mut().filter(|h| h.name.starts_with("cp")) {
+        h.roles.insert(Role::LoadBalancer);
+    }
+    on_cp.cluster.endpoint.as_mut().unwrap().port = 8443;
+    for (case, inv, lbs) in [
+        ("playbook-ha", &ha, ["lb1", "lb2", "-"]),
+        ("playbook-lb_on_cp", &on_cp, ["cp1", "cp2", "cp3"]),
+    ] {
+        let (files, _) = host_files(inv, &books()).unwrap();
+        for lb in lbs.iter().filter(|h| **h != "-") {
+            let paths: Vec<&str> = files
+                .iter()
+                .filter(|f| f.host == *lb)
+                .map(|f| f.path.as_str())
+                .collect();
+            for want in [
+                "/etc/haproxy/haproxy.cfg",
+                "/etc/keepalived/keepalived.conf",
+                "/etc/keepalived/check_apiserver.sh",
+            ] {
+                assert!(paths.contains(&want), "{case} {lb}: {paths:?}");
+            }
+        }
+        if let Ok(dir) = std::env::var("OTP_RENDER_OUT") {
+            for f in &files {
+                let p = Path::new(&dir)
+                    .join(case)
+                    .join(&f.host)
+                    .join(f.path.trim_start_matches('/'));
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(&p, &f.content).unwrap();
+            }
+        }
+    }
 }
