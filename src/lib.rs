@@ -20,6 +20,8 @@ pub mod report;
 pub mod run;
 pub mod secret;
 pub mod ssh;
+#[cfg(test)]
+mod test_skip;
 
 /// Documented process exit codes (README "Exit codes").
 pub mod exit {
