@@ -13,8 +13,8 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use crate::plan::{Action, HostPlan, Plan, Step};
-use crate::playbook::shell::q;
-use crate::ssh::{Command, Connection, Output, SshError};
+use crate::shell::q;
+use crate::ssh::{Command, Connection, Output, SshError, StderrWatch};
 
 /// What the report and journal modules implement to follow a run.
 pub trait Observer: Send + Sync {
@@ -22,6 +22,10 @@ pub trait Observer: Send + Sync {
     fn step_started(&self, host: &str, step: &Step);
     fn step_finished(&self, host: &str, step: &Step, result: &StepResult);
     fn host_finished(&self, host: &str, ok: bool);
+    /// A command on `host` found [`HOST_LOCK`] held by another otp-provision command and waits.
+    fn lock_waiting(&self, host: &str, step_id: &str) {
+        let _ = (host, step_id);
+    }
     /// Every remote command (facts gathering included), after it finished or failed.
     fn command_finished(&self, record: &CommandRecord) {
         let _ = record;
@@ -51,10 +55,20 @@ pub struct CommandRecord {
     pub signal: Option<String>,
     #[serde(with = "duration_ms")]
     pub duration: Duration,
+    /// Part of `duration` spent waiting for [`HOST_LOCK`], when the command had to wait.
+    #[serde(rename = "lock_wait_ms", serialize_with = "opt_ms")]
+    pub lock_wait: Option<Duration>,
     /// Transport error, when the command did not complete.
     pub error: Option<String>,
     /// Size of stdin sent (content never recorded).
     pub stdin_bytes: usize,
+}
+
+fn opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&(d.as_millis() as u64)),
+        None => s.serialize_none(),
+    }
 }
 
 mod duration_ms {
@@ -71,8 +85,6 @@ mod duration_ms {
 /// SSH connection drops), and the next run must neither plan from its half-done state nor run
 /// beside it: changing commands hold the lock exclusively (kubeadm inherits it), reads share it.
 pub const HOST_LOCK: &str = "/run/otp-provision.lock";
-const LOCK_WAIT_CHANGE: Duration = Duration::from_secs(600);
-const LOCK_WAIT_READ: Duration = Duration::from_secs(300);
 
 /// Steps whose commands only read: facts and the cluster probe. Everything else may change the
 /// host (the run journal's `changes`).
@@ -80,26 +92,50 @@ pub fn read_only(step_id: &str) -> bool {
     matches!(step_id, "facts" | "cluster/probe")
 }
 
-/// Printed on stderr by a command that found [`HOST_LOCK`] held and waited for it.
+/// Printed on stderr by a command that found [`HOST_LOCK`] held, before it waits.
 pub const LOCK_WAITED: &str = "otp-provision: waited for the host lock";
+/// Printed on stderr once the lock is held after a wait, followed by the milliseconds waited.
+const LOCK_ACQUIRED: &str = "otp-provision: host lock acquired after ";
+/// Printed on stderr by a command that gave up waiting (and exited [`crate::exit::LOCKED`]).
+pub const LOCK_GAVE_UP: &str = "otp-provision: gave up waiting for the host lock";
 
 /// `script` run under [`HOST_LOCK`], giving up after `wait` with a message naming the lock.
+/// Only a command that has to wait spends processes on timing its wait.
 pub fn with_host_lock(script: &str, exclusive: bool, wait: Duration) -> String {
-    let secs = wait.as_secs();
+    let secs = wait.as_secs().max(1);
     format!(
         "if command -v flock >/dev/null 2>&1; then\n  \
            exec 9>>{HOST_LOCK}\n  \
            if ! flock {mode} -n 9; then\n    \
              echo '{LOCK_WAITED}' >&2\n    \
+             otp_t0=$(date +%s%N)\n    \
              if ! flock {mode} -w {secs} 9; then\n      \
-               echo \"another otp-provision command kept {HOST_LOCK} locked for {secs} s (an interrupted run's kubeadm still running?); retry when it has finished\" >&2\n      \
-               exit 75\n    \
-             fi\n  \
+               echo \"{LOCK_GAVE_UP} {HOST_LOCK} after {secs} s: another otp-provision command holds it (an interrupted run's kubeadm still running, or another operator's run); retry when it has finished\" >&2\n      \
+               exit {code}\n    \
+             fi\n    \
+             echo \"{LOCK_ACQUIRED}$(( ($(date +%s%N) - otp_t0) / 1000000 )) ms\" >&2\n  \
            fi\n\
          fi\n{end}{script}",
         mode = if exclusive { "-x" } else { "-s" },
+        code = crate::exit::LOCKED,
         end = crate::ssh::PRELUDE_END,
     )
+}
+
+/// How long the command waited for [`HOST_LOCK`], from its stderr.
+pub fn lock_wait_of(stderr: &[u8]) -> Option<Duration> {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text.lines().find_map(|l| l.strip_prefix(LOCK_ACQUIRED))?;
+    let ms = line.strip_suffix(" ms")?.trim().parse::<u64>().ok()?;
+    Some(Duration::from_millis(ms))
+}
+
+/// Set once any command of this process gave up waiting for a host lock: the run then exits
+/// [`crate::exit::LOCKED`] (try again later) rather than a plain failure.
+static GAVE_UP_ON_LOCK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn gave_up_on_lock() -> bool {
+    GAVE_UP_ON_LOCK.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// THE function every remote command goes through.
@@ -110,18 +146,41 @@ pub async fn exec(
     mut cmd: Command,
     observer: &dyn Observer,
 ) -> (Result<Output, SshError>, CommandRecord) {
+    let (tell, mut told) = tokio::sync::mpsc::unbounded_channel();
+    let mut watch = None;
     if cmd.privileged {
+        let full = conn.target.lock_wait;
         let (exclusive, wait) = if read_only(step_id) {
-            (false, LOCK_WAIT_READ)
+            (false, full / 2)
         } else {
-            (true, LOCK_WAIT_CHANGE)
+            (true, full)
         };
         cmd.script = with_host_lock(&cmd.script, exclusive, wait);
-        cmd.timeout = cmd.timeout.map(|t| t + wait);
+        // The wait must not eat into the command's own time limit.
+        cmd.timeout = Some(cmd.timeout.unwrap_or(conn.target.command_timeout) + wait);
+        watch = Some(StderrWatch {
+            marker: LOCK_WAITED,
+            tell,
+        });
     }
     let stdin_bytes = cmd.stdin.as_ref().map_or(0, Vec::len);
     let start = Instant::now();
-    let res = conn.exec(cmd).await;
+    let run = conn.exec_watched(cmd, watch);
+    tokio::pin!(run);
+    let res = loop {
+        tokio::select! {
+            res = &mut run => break res,
+            Some(()) = told.recv() => observer.lock_waiting(conn.host(), step_id),
+        }
+    };
+    let stderr = res.as_ref().map(|o| o.stderr.as_slice()).unwrap_or(&[]);
+    let gave_up = res.as_ref().is_ok_and(|o| {
+        o.code == Some(crate::exit::LOCKED as u32)
+            && String::from_utf8_lossy(&o.stderr).contains(LOCK_GAVE_UP)
+    });
+    if gave_up {
+        GAVE_UP_ON_LOCK.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let record = CommandRecord {
         host: conn.host().to_string(),
         step_id: step_id.to_string(),
@@ -129,6 +188,7 @@ pub async fn exec(
         code: res.as_ref().ok().and_then(|o| o.code),
         signal: res.as_ref().ok().and_then(|o| o.signal.clone()),
         duration: start.elapsed(),
+        lock_wait: lock_wait_of(stderr),
         error: res.as_ref().err().map(|e| e.to_string()),
         stdin_bytes,
     };

@@ -4,6 +4,105 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 
+/// The host lock's prelude, run by the local `sh` against a lock file of its own: a held lock
+/// makes the command say that it waits, then either run (reporting how long it waited) or give
+/// up with exit 75 and the lock named.
+#[test]
+fn host_lock_waits_reports_and_gives_up() {
+    if std::process::Command::new("flock")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        panic!("flock (util-linux) is needed for this test");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("lock");
+    let run = |wait: u64, script: &str| {
+        let text = with_host_lock(script, true, Duration::from_secs(wait))
+            .replace(HOST_LOCK, lock.to_str().unwrap());
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(text)
+            .output()
+            .unwrap()
+    };
+    // Free lock: no word about it, and no wait reported.
+    let o = run(5, "echo ran");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ran\n");
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(lock_wait_of(&o.stderr), None);
+
+    let hold = |secs: &str| {
+        let child = std::process::Command::new("flock")
+            .args(["-x", lock.to_str().unwrap(), "sleep", secs])
+            .spawn()
+            .unwrap();
+        // Held before the command under test starts.
+        while std::process::Command::new("flock")
+            .args(["-n", lock.to_str().unwrap(), "true"])
+            .status()
+            .unwrap()
+            .success()
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    };
+    let mut holder = hold("2");
+    let o = run(30, "echo ran");
+    holder.wait().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ran\n");
+    assert!(err.contains(LOCK_WAITED), "{err}");
+    let waited = lock_wait_of(&o.stderr).expect("the wait is reported");
+    assert!(waited > Duration::from_millis(500), "{waited:?}: {err}");
+
+    let mut holder = hold("5");
+    let o = run(1, "echo ran");
+    holder.kill().ok();
+    holder.wait().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(i32::from(crate::exit::LOCKED)),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty(), "the command ran without the lock");
+    assert!(
+        err.contains(LOCK_GAVE_UP) && err.contains(lock.to_str().unwrap()),
+        "{err}"
+    );
+}
+
+#[test]
+fn lock_wait_is_read_from_the_prelude_line() {
+    for (stderr, want) in [
+        ("", None),
+        (
+            "otp-provision: host lock acquired after 1234 ms\n",
+            Some(1234),
+        ),
+        (
+            "warning\notp-provision: host lock acquired after 0 ms\nx\n",
+            Some(0),
+        ),
+        ("otp-provision: host lock acquired after ms\n", None),
+        ("otp-provision: host lock acquired after 12 s\n", None),
+    ] {
+        assert_eq!(
+            lock_wait_of(stderr.as_bytes()),
+            want.map(Duration::from_millis),
+            "{stderr:?}"
+        );
+    }
+}
+
 fn st(id: &str, change: bool) -> Step {
     Step {
         phase: "prepare".into(),

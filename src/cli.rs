@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     about = "Provision highly available Kubernetes clusters on your own servers over SSH",
     after_help = "Exit codes: 0 ok; 1 the run failed; 2 invalid input \
-                  (with plan --detailed-exitcode: 0 nothing to do, 2 changes pending, 1 error)."
+                  (with plan --detailed-exitcode: 0 nothing to do, 2 changes pending, 1 error); \
+                  75 a host's lock stayed held by another otp-provision command (retry later)."
 )]
 pub struct Cli {
     #[command(flatten)]

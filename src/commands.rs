@@ -28,13 +28,10 @@ fn invalid(message: impl Into<String>) -> anyhow::Error {
 pub fn run(cli: Cli) -> u8 {
     init_tracing(cli.global.verbose, cli.global.quiet);
     let rep = Reporter::new(cli.global.output, cli.global.quiet, cli.global.verbose);
-    match dispatch(cli, &rep) {
+    let code = match dispatch(cli, &rep) {
         Ok(code) => code,
         Err(e) => {
-            let code = e
-                .downcast_ref::<Exit>()
-                .map(|x| x.code)
-                .unwrap_or(exit::FAILED);
+            let code = exit_code(&e);
             if e.downcast_ref::<Exit>()
                 .is_some_and(|x| x.message.is_empty())
             {
@@ -46,6 +43,31 @@ pub fn run(cli: Cli) -> u8 {
             rep.error(format!("{e:#}"));
             code
         }
+    };
+    if code == exit::FAILED && crate::apply::gave_up_on_lock() {
+        rep.error(format!(
+            "a host's lock ({}) stayed held by another otp-provision command; nothing more was \
+             changed there. Run again once it has finished (exit {})",
+            crate::apply::HOST_LOCK,
+            exit::LOCKED
+        ));
+        return exit::LOCKED;
+    }
+    code
+}
+
+/// Invalid input (exit 2) is an [`Exit`] carrying that code, or an inventory asking for what
+/// would break the running cluster (the operator changes the inventory, nothing was touched).
+fn exit_code(e: &anyhow::Error) -> u8 {
+    if let Some(x) = e.downcast_ref::<Exit>() {
+        x.code
+    } else if e
+        .downcast_ref::<crate::phases::cluster::VersionChange>()
+        .is_some()
+    {
+        exit::INVALID
+    } else {
+        exit::FAILED
     }
 }
 
@@ -84,9 +106,9 @@ fn dispatch(cli: Cli, rep: &Reporter) -> anyhow::Result<u8> {
         Command::Up => engine::up(global, rep),
         Command::Render { out } => engine::render(global, rep, &out),
         Command::RemoveNode { name, force } => {
-            engine::day2(global, rep, engine::Day2::RemoveNode { name, force })
+            engine::day2(global, rep, "remove-node", Some(&name), force)
         }
-        Command::Reset => engine::day2(global, rep, engine::Day2::Reset),
+        Command::Reset => engine::day2(global, rep, "reset", None, false),
         Command::Logs(args) => {
             let inv = load_inventory(global, rep)?;
             crate::logs::run_blocking(&inv, &global.limit, &args, rep.json(), rep)
@@ -479,33 +501,32 @@ mod engine {
         Ok(if ok { exit::OK } else { exit::FAILED })
     }
 
-    pub enum Day2 {
-        RemoveNode { name: String, force: bool },
-        Reset,
-    }
-
-    /// `remove-node` and `reset`: same gather as `up`, then a day-2 plan, shown before it runs.
-    pub fn day2(global: &Global, rep: &Reporter, what: Day2) -> anyhow::Result<u8> {
-        use crate::phases::cluster;
+    /// A day-2 operation of the registry (`remove-node`, `reset`): same gather as `up`, then
+    /// the operation's plan, shown before it runs.
+    pub fn day2(
+        global: &Global,
+        rep: &Reporter,
+        command: &str,
+        node: Option<&str>,
+        force: bool,
+    ) -> anyhow::Result<u8> {
+        let op = crate::operations::get(command)
+            .with_context(|| format!("{command}: not a cluster operation"))?;
         let inv = load_inventory(global, rep)?;
-        if let Day2::RemoveNode { name, .. } = &what
+        if let Some(name) = node
             && inv.host(name).is_none()
         {
             return Err(invalid(format!(
-                "remove-node: {name:?} is not a host of {}",
+                "{command}: {name:?} is not a host of {}",
                 inv.source.display()
             )));
         }
-        if matches!(what, Day2::Reset) && !global.yes {
-            return Err(invalid(
-                "reset tears down the whole cluster; re-run with --yes if that is what you want",
-            ));
+        if op.needs_yes && !global.yes {
+            return Err(invalid(format!(
+                "{command} tears down the whole cluster; re-run with --yes if that is what you want"
+            )));
         }
         let books = playbooks(global)?;
-        let command = match what {
-            Day2::RemoveNode { .. } => "remove-node",
-            Day2::Reset => "reset",
-        };
         let j = journal(&inv, command)?;
         let started = std::time::Instant::now();
         let rt = runtime()?;
@@ -514,14 +535,14 @@ mod engine {
         let g = rt.block_on(run::gather(&inv, &reqs, rep, &j));
         let obs = run::RunObserver { rep, journal: &j };
         let state = rt.block_on(run::cluster::state(&inv, &g.facts, &g.conns, &obs));
+        let request = crate::operations::Request {
+            node,
+            force,
+            books: &books,
+        };
         let steps = state
             .map_err(anyhow::Error::from)
-            .and_then(|probed| match &what {
-                Day2::RemoveNode { name, force } => {
-                    cluster::plan_remove_node(&inv, &probed.state, name, *force).map_err(Into::into)
-                }
-                Day2::Reset => Ok(cluster::plan_reset(&inv, &probed.state)),
-            });
+            .and_then(|probed| (op.plan)(&inv, &probed.state, &request).map_err(Into::into));
         let steps = match steps {
             Ok(s) => s,
             Err(e) => {
@@ -578,15 +599,8 @@ mod engine {
             std::fs::write(&path, content).with_context(|| format!("write {}", path.display()))?;
             Ok(path)
         };
-        let lb_by_playbook = !run::cluster::cluster_configures_load_balancers(&inv);
         for h in &inv.hosts {
             for f in cluster::render_files(&inv, h)? {
-                if lb_by_playbook
-                    && (f.path.starts_with("/etc/haproxy/")
-                        || f.path.starts_with("/etc/keepalived/"))
-                {
-                    continue; // written by the endpoint playbook (render_all above)
-                }
                 let rel = f.path.trim_start_matches('/');
                 r.files.push(write(
                     out.join("hosts").join(&h.name).join(rel),

@@ -44,7 +44,13 @@ pub enum Event<'a> {
         ms: u64,
         /// Whether the command can change the host (probes and facts cannot).
         changes: bool,
+        /// Part of `ms` spent waiting for the host lock (then the command ran from
+        /// `ts_ms - ms + lock_wait_ms` to `ts_ms`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lock_wait_ms: Option<u64>,
     },
+    /// A command found the host lock held by another otp-provision command and waits for it.
+    LockWait { host: &'a str, step: &'a str },
     StepFinished {
         host: &'a str,
         step: &'a str,
@@ -146,6 +152,7 @@ mod tests {
             code: Some(0),
             ms: 12,
             changes: false,
+            lock_wait_ms: None,
         });
         j.record(&Event::RunFinished {
             ok: true,

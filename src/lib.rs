@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod journal;
 pub mod lab;
 pub mod logs;
+pub mod operations;
 pub mod phases;
 pub mod plan;
 pub mod playbook;
@@ -19,6 +20,7 @@ pub mod render;
 pub mod report;
 pub mod run;
 pub mod secret;
+pub mod shell;
 pub mod ssh;
 #[cfg(test)]
 mod test_skip;
@@ -33,4 +35,8 @@ pub mod exit {
     pub const INVALID: u8 = 2;
     /// `plan --detailed-exitcode`: changes are pending.
     pub const CHANGES: u8 = 2;
+    /// A host's lock stayed held by another otp-provision command (an interrupted run's
+    /// kubeadm, another operator's run) past `[run] lock_wait_secs`: try again later
+    /// (sysexits' EX_TEMPFAIL).
+    pub const LOCKED: u8 = 75;
 }

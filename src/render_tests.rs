@@ -1,5 +1,4 @@
 use super::*;
-use crate::inventory::Role;
 use crate::phases::testutil::{books, inventory};
 
 #[test]
@@ -80,50 +79,71 @@ fn signed_mirror_sources() {
     );
 }
 
-/// The load-balancer files `up` deploys come from the endpoint playbook (these), not from the
-/// cluster renderer. Writes every host's files to `$OTP_RENDER_OUT/playbook-<case>/<host>/<path>`
-/// for scripts/validate-manifests (`haproxy -c`, `keepalived -t`, shellcheck on the check script).
+/// With load-balancer hosts, keepalived carries the inventory's VRRP router id (it used to be
+/// one hashed from the cluster name: an outage next to another VRRP pair using that id).
 #[test]
-fn playbook_load_balancer_files_for_the_validators() {
-    let mut ha = inventory();
-    ha.cluster.endpoint.as_mut().unwrap().interface = Some("ens192".into());
-    // haproxy on the control planes: the frontend moves to another port.
-    let mut on_cp = ha.clone();
-    on_cp
-        .hosts
-        .retain(|h| !h.roles.contains(&Role::LoadBalancer));
-    for h in on_cp.hosts.iter_mut().filter(|h| h.name.starts_with("cp")) {
-        h.roles.insert(Role::LoadBalancer);
+fn keepalived_takes_the_router_id_from_the_inventory() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/example.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let from = "virtual_router_id = 51 ";
+    assert!(text.contains(from));
+    let loaded = crate::inventory::load_str(&path, &text.replace(from, "virtual_router_id = 77 "));
+    let inv = loaded.unwrap().inventory;
+    assert_eq!(inv.load_balancers().count(), 2);
+    let (files, _) = host_files(&inv, &books()).unwrap();
+    for lb in ["lb1", "lb2"] {
+        let conf = files
+            .iter()
+            .find(|f| f.host == lb && f.path == "/etc/keepalived/keepalived.conf")
+            .unwrap();
+        let conf = String::from_utf8(conf.content.clone()).unwrap();
+        assert!(
+            conf.contains("\n    virtual_router_id 77\n"),
+            "{lb}: {conf}"
+        );
     }
-    on_cp.cluster.endpoint.as_mut().unwrap().port = 8443;
-    for (case, inv, lbs) in [
-        ("playbook-ha", &ha, ["lb1", "lb2", "-"]),
-        ("playbook-lb_on_cp", &on_cp, ["cp1", "cp2", "cp3"]),
-    ] {
-        let (files, _) = host_files(inv, &books()).unwrap();
-        for lb in lbs.iter().filter(|h| **h != "-") {
-            let paths: Vec<&str> = files
-                .iter()
-                .filter(|f| f.host == *lb)
-                .map(|f| f.path.as_str())
-                .collect();
-            for want in [
-                "/etc/haproxy/haproxy.cfg",
-                "/etc/keepalived/keepalived.conf",
-                "/etc/keepalived/check_apiserver.sh",
-            ] {
-                assert!(paths.contains(&want), "{case} {lb}: {paths:?}");
-            }
-        }
-        if let Ok(dir) = std::env::var("OTP_RENDER_OUT") {
-            for f in &files {
-                let p = Path::new(&dir)
-                    .join(case)
-                    .join(&f.host)
-                    .join(f.path.trim_start_matches('/'));
-                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-                std::fs::write(&p, &f.content).unwrap();
-            }
-        }
-    }
+}
+
+/// Without load-balancer hosts the control planes run haproxy + keepalived, from the same
+/// endpoint playbook, on the endpoint port (kube-apiserver holds 6443 there).
+#[test]
+fn control_planes_carry_the_endpoint_without_load_balancer_hosts() {
+    let mut inv = inventory();
+    inv.hosts
+        .retain(|h| !h.has_role(crate::inventory::Role::LoadBalancer));
+    let ep = inv.cluster.endpoint.as_mut().unwrap();
+    ep.port = 8443;
+    ep.interface = Some("ens192".into());
+    let (files, _) = host_files(&inv, &books()).unwrap();
+    let get = |host: &str, path: &str| {
+        let f = files
+            .iter()
+            .find(|f| f.host == host && f.path == path)
+            .unwrap_or_else(|| panic!("{host}: no {path}"));
+        String::from_utf8(f.content.clone()).unwrap()
+    };
+    let haproxy = get("cp3", "/etc/haproxy/haproxy.cfg");
+    assert!(haproxy.contains("bind *:8443"), "{haproxy}");
+    assert!(
+        haproxy.contains("server cp1 10.0.0.11:6443 check"),
+        "{haproxy}"
+    );
+    let ka = get("cp3", "/etc/keepalived/keepalived.conf");
+    assert!(
+        ka.contains("state BACKUP") && ka.contains("priority 98"),
+        "{ka}"
+    );
+    assert!(ka.contains("virtual_router_id 51"), "{ka}");
+    assert!(
+        ka.contains("unicast_peer {\n        10.0.0.11\n        10.0.0.12\n    }"),
+        "{ka}"
+    );
+    let check = get("cp1", "/etc/keepalived/check_apiserver.sh");
+    assert!(check.contains("https://localhost:8443/healthz"), "{check}");
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.host.starts_with('w') && f.path.starts_with("/etc/keepalived")),
+        "workers carry no endpoint"
+    );
 }

@@ -280,7 +280,7 @@ pub enum FactsError {
 /// The exact script sent for `req`: quoted request variables + probe function + gather.sh.
 pub fn script(req: &FactRequest) -> String {
     use std::fmt::Write;
-    let q = crate::playbook::shell::q;
+    let q = crate::shell::q;
     let list = |set: &BTreeSet<String>| {
         q(&set
             .iter()

@@ -42,6 +42,28 @@ impl Inventory {
     pub fn load_balancers(&self) -> impl Iterator<Item = &Host> {
         self.hosts.iter().filter(|h| h.has_role(Role::LoadBalancer))
     }
+    /// Hosts that run haproxy + keepalived for the API endpoint: the load-balancer hosts, or
+    /// the control planes when there are none. Empty in the other endpoint modes. The one place
+    /// this rule is written: playbook role selection, their template context and `reset` use it.
+    pub fn lb_hosts(&self) -> Vec<&Host> {
+        match self.cluster.endpoint.as_ref().map(|e| e.mode) {
+            Some(EndpointMode::HaproxyKeepalived) => {
+                let lbs: Vec<&Host> = self.load_balancers().collect();
+                if lbs.is_empty() {
+                    self.control_planes().collect()
+                } else {
+                    lbs
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+    /// Whether `host` plays `role`: its own roles, plus `load-balancer` on the control planes
+    /// that carry the endpoint when there are no load-balancer hosts ([`Self::lb_hosts`]).
+    pub fn plays(&self, host: &Host, role: Role) -> bool {
+        host.has_role(role)
+            || (role == Role::LoadBalancer && self.lb_hosts().iter().any(|h| h.name == host.name))
+    }
     /// Directory relative paths in the inventory are resolved against.
     pub fn base_dir(&self) -> PathBuf {
         self.source
@@ -224,7 +246,13 @@ pub struct RunSettings {
     pub sessions_per_host: usize,
     /// Where run journals and fetched kubeconfigs go (absolute after loading).
     pub state_dir: PathBuf,
+    /// Seconds a changing command waits for another otp-provision command's host lock.
+    pub lock_wait_secs: u64,
 }
+
+/// `[run] lock_wait_secs` default: long enough for an interrupted run's kubeadm init or join
+/// (kubeadm's own timeouts are 4-5 minutes) to finish.
+pub const DEFAULT_LOCK_WAIT_SECS: u64 = 600;
 
 /// `[cluster.images]`: pinned versions, overridable, and a mirror for air-gapped sites.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

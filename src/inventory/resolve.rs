@@ -868,6 +868,7 @@ struct RawRun {
     parallel_hosts: usize,
     sessions_per_host: usize,
     state_dir: Option<Sp<String>>,
+    lock_wait_secs: u64,
 }
 
 fn read_run(mut t: TableReader<'_, '_>, d: &mut Diags) -> RawRun {
@@ -886,11 +887,22 @@ fn read_run(mut t: TableReader<'_, '_>, d: &mut Diags) -> RawRun {
         .map(|n| n.into_inner() as usize)
         .unwrap_or(8);
     let state_dir = t.nonempty(d, "state_dir");
+    let lock_wait_secs = t
+        .integer(
+            d,
+            "lock_wait_secs",
+            1,
+            86_400,
+            "1-86400 seconds (default 600: an interrupted run's kubeadm may need minutes)",
+        )
+        .map(|n| n.into_inner() as u64)
+        .unwrap_or(super::model::DEFAULT_LOCK_WAIT_SECS);
     t.finish(d);
     RawRun {
         parallel_hosts,
         sessions_per_host,
         state_dir,
+        lock_wait_secs,
     }
 }
 
@@ -1167,6 +1179,7 @@ pub(crate) fn resolve(
         parallel_hosts: 256,
         sessions_per_host: 8,
         state_dir: None,
+        lock_wait_secs: super::model::DEFAULT_LOCK_WAIT_SECS,
     });
     let state_dir = match &run.state_dir {
         Some(s) => resolve_path(env, d, s),
@@ -1210,6 +1223,7 @@ pub(crate) fn resolve(
             parallel_hosts: run.parallel_hosts,
             sessions_per_host: run.sessions_per_host,
             state_dir: state_dir?,
+            lock_wait_secs: run.lock_wait_secs,
         },
         addons,
         log_parsers,

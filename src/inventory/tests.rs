@@ -528,6 +528,14 @@ fn malformed() -> Vec<Case> {
             1,
         ),
         case(
+            "lock wait of zero",
+            min_plus("[run]\nlock_wait_secs = 0\n"),
+            "9:18",
+            "`lock_wait_secs` = 0 is out of range in [run]",
+            "default 600",
+            1,
+        ),
+        case(
             "mirror without url",
             min_plus("[packages]\nsource = \"mirror\"\n"),
             "9:10",
@@ -1047,6 +1055,7 @@ fn defaults_fill_everything_left_out() {
     assert!(matches!(inv.packages, PackageSource::Upstream));
     assert_eq!(inv.run.parallel_hosts, 256);
     assert_eq!(inv.run.sessions_per_host, 8);
+    assert_eq!(inv.run.lock_wait_secs, 600);
     assert_eq!(inv.run.state_dir, PathBuf::from("/inv/.otp-provision"));
     assert_eq!(inv.addons, super::addons::Addons::default());
     let s = &inv.hosts[0].ssh;

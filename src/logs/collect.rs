@@ -21,6 +21,7 @@ use std::ops::Range;
 use super::parser::Origin;
 use super::record::JournalEntry;
 use super::time::NANOS_PER_SEC;
+use crate::shell::q;
 
 /// What to collect from every host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,7 +52,7 @@ pub fn glob_word(pattern: &str) -> String {
     for c in pattern.chars() {
         if c == '*' || c == '?' {
             if !lit.is_empty() {
-                out.push_str(&shell_escape::unix::escape(std::mem::take(&mut lit).into()));
+                out.push_str(&q(&std::mem::take(&mut lit)));
             }
             out.push(c);
         } else {
@@ -59,13 +60,9 @@ pub fn glob_word(pattern: &str) -> String {
         }
     }
     if !lit.is_empty() {
-        out.push_str(&shell_escape::unix::escape(lit.into()));
+        out.push_str(&q(&lit));
     }
     out
-}
-
-fn q(s: &str) -> String {
-    shell_escape::unix::escape(s.into()).into_owned()
 }
 
 /// The script for one round. `cursor` is `None` for a one-shot query or the first round of

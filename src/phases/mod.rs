@@ -125,7 +125,7 @@ pub fn resolve(
                 step: id.clone(),
                 reason,
             };
-            if !spec.roles.is_empty() && !spec.roles.iter().any(|role| host.has_role(*role)) {
+            if !spec.roles.is_empty() && !spec.roles.iter().any(|role| inv.plays(host, *role)) {
                 continue;
             }
             if mode == Mode::Full
@@ -136,117 +136,7 @@ pub fn resolve(
             {
                 continue;
             }
-            let mut s = |what: &str, v: &str| r.string(v).map_err(|e| err(format!("{what}: {e}")));
-            let kind = match &spec.kind {
-                StepKind::Package { names, hold } => {
-                    let mut parsed = Vec::new();
-                    for n in names {
-                        let n = s("names", n)?;
-                        let (name, version) = match n.split_once('=') {
-                            Some((a, b)) => (a.to_string(), Some(b.to_string())),
-                            None => (n.clone(), None),
-                        };
-                        if !valid_package_name(&name) {
-                            return Err(err(format!("invalid package name {name:?}")));
-                        }
-                        parsed.push((name, version));
-                    }
-                    ResolvedKind::Package {
-                        names: parsed,
-                        hold: *hold,
-                    }
-                }
-                StepKind::File {
-                    path,
-                    template,
-                    content,
-                    mode: fmode,
-                    owner,
-                    notify,
-                } => {
-                    let path = s("path", path)?;
-                    let body = match (mode, template, content) {
-                        (Mode::Request, _, _) => Vec::new(),
-                        (Mode::Full, Some(t), _) => r
-                            .template(t)
-                            .map_err(|e| err(format!("template {t}: {e}")))?
-                            .into_bytes(),
-                        (Mode::Full, None, Some(c)) => s("content", c)?.into_bytes(),
-                        (Mode::Full, None, None) => Vec::new(),
-                    };
-                    ResolvedKind::File {
-                        path: absolute(&path).map_err(err)?,
-                        content: body,
-                        mode: fmode.clone(),
-                        owner: owner.clone(),
-                        notify: notify.clone(),
-                    }
-                }
-                StepKind::Sysctl { values, file } => {
-                    let mut v = BTreeMap::new();
-                    for (k, val) in values {
-                        if !k
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-                        {
-                            return Err(err(format!("invalid sysctl key {k:?}")));
-                        }
-                        v.insert(k.clone(), s(k, val)?);
-                    }
-                    ResolvedKind::Sysctl {
-                        values: v,
-                        file: absolute(&s("file", file)?).map_err(err)?,
-                    }
-                }
-                StepKind::Module { names, file } => {
-                    for n in names {
-                        if !n
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
-                        {
-                            return Err(err(format!("invalid module name {n:?}")));
-                        }
-                    }
-                    ResolvedKind::Module {
-                        names: names.clone(),
-                        file: absolute(&s("file", file)?).map_err(err)?,
-                    }
-                }
-                StepKind::Service {
-                    name,
-                    enabled,
-                    state,
-                } => ResolvedKind::Service {
-                    name: s("name", name)?,
-                    enabled: *enabled,
-                    state: *state,
-                },
-                StepKind::Swap { .. } => ResolvedKind::Swap,
-                StepKind::Command { run, unless } => ResolvedKind::Command {
-                    run: s("run", run)?,
-                    unless: s("unless", unless)?,
-                },
-                StepKind::Assert { that, message } => ResolvedKind::Assert {
-                    ok: mode == Mode::Request
-                        || r.condition(that)
-                            .map_err(|e| err(format!("that {that:?}: {e}")))?,
-                    message: r
-                        .string(message)
-                        .map_err(|e| err(format!("message: {e}")))?,
-                },
-                StepKind::PortsFree { ports } => {
-                    let mut p = Vec::new();
-                    for port in ports {
-                        let v = s("ports", port)?;
-                        p.push(
-                            v.trim()
-                                .parse::<u16>()
-                                .map_err(|_| err(format!("port {v:?} is not a number")))?,
-                        );
-                    }
-                    ResolvedKind::PortsFree { ports: p }
-                }
-            };
+            let kind = resolve_kind(&spec.kind, &mut r, mode, &err)?;
             let title = match &spec.title {
                 Some(t) => Some(r.string(t).map_err(|e| err(format!("title: {e}")))?),
                 None => None,
@@ -260,6 +150,127 @@ pub fn resolve(
         }
     }
     Ok((out, notes))
+}
+
+/// One playbook step's kind, its strings rendered for the host (contents only in
+/// [`Mode::Full`]).
+fn resolve_kind(
+    kind: &StepKind,
+    r: &mut crate::playbook::Renderer,
+    mode: Mode,
+    err: &dyn Fn(String) -> PlanError,
+) -> Result<ResolvedKind, PlanError> {
+    let mut s = |what: &str, v: &str| r.string(v).map_err(|e| err(format!("{what}: {e}")));
+    Ok(match kind {
+        StepKind::Package { names, hold } => {
+            let mut parsed = Vec::new();
+            for n in names {
+                let n = s("names", n)?;
+                let (name, version) = match n.split_once('=') {
+                    Some((a, b)) => (a.to_string(), Some(b.to_string())),
+                    None => (n.clone(), None),
+                };
+                if !valid_package_name(&name) {
+                    return Err(err(format!("invalid package name {name:?}")));
+                }
+                parsed.push((name, version));
+            }
+            ResolvedKind::Package {
+                names: parsed,
+                hold: *hold,
+            }
+        }
+        StepKind::File {
+            path,
+            template,
+            content,
+            mode: fmode,
+            owner,
+            notify,
+        } => {
+            let path = s("path", path)?;
+            let body = match (mode, template, content) {
+                (Mode::Request, _, _) => Vec::new(),
+                (Mode::Full, Some(t), _) => r
+                    .template(t)
+                    .map_err(|e| err(format!("template {t}: {e}")))?
+                    .into_bytes(),
+                (Mode::Full, None, Some(c)) => s("content", c)?.into_bytes(),
+                (Mode::Full, None, None) => Vec::new(),
+            };
+            ResolvedKind::File {
+                path: absolute(&path).map_err(err)?,
+                content: body,
+                mode: fmode.clone(),
+                owner: owner.clone(),
+                notify: notify.clone(),
+            }
+        }
+        StepKind::Sysctl { values, file } => {
+            let mut v = BTreeMap::new();
+            for (k, val) in values {
+                if !k
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                {
+                    return Err(err(format!("invalid sysctl key {k:?}")));
+                }
+                v.insert(k.clone(), s(k, val)?);
+            }
+            ResolvedKind::Sysctl {
+                values: v,
+                file: absolute(&s("file", file)?).map_err(err)?,
+            }
+        }
+        StepKind::Module { names, file } => {
+            for n in names {
+                if !n
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
+                {
+                    return Err(err(format!("invalid module name {n:?}")));
+                }
+            }
+            ResolvedKind::Module {
+                names: names.clone(),
+                file: absolute(&s("file", file)?).map_err(err)?,
+            }
+        }
+        StepKind::Service {
+            name,
+            enabled,
+            state,
+        } => ResolvedKind::Service {
+            name: s("name", name)?,
+            enabled: *enabled,
+            state: *state,
+        },
+        StepKind::Swap { .. } => ResolvedKind::Swap,
+        StepKind::Command { run, unless } => ResolvedKind::Command {
+            run: s("run", run)?,
+            unless: s("unless", unless)?,
+        },
+        StepKind::Assert { that, message } => ResolvedKind::Assert {
+            ok: mode == Mode::Request
+                || r.condition(that)
+                    .map_err(|e| err(format!("that {that:?}: {e}")))?,
+            message: r
+                .string(message)
+                .map_err(|e| err(format!("message: {e}")))?,
+        },
+        StepKind::PortsFree { ports } => {
+            let mut p = Vec::new();
+            for port in ports {
+                let v = s("ports", port)?;
+                p.push(
+                    v.trim()
+                        .parse::<u16>()
+                        .map_err(|_| err(format!("port {v:?} is not a number")))?,
+                );
+            }
+            ResolvedKind::PortsFree { ports: p }
+        }
+    })
 }
 
 fn absolute(path: &str) -> Result<String, String> {
@@ -311,6 +322,24 @@ pub fn fact_request(
         }
     }
     Ok(req)
+}
+
+/// Paths the file steps of playbook phase `phase` write on `host` (what `reset` removes again).
+pub fn written_files(
+    inv: &Inventory,
+    host: &Host,
+    books: &Playbooks,
+    phase: &str,
+) -> Result<Vec<String>, PlanError> {
+    let (steps, _) = resolve(inv, host, None, books, Mode::Request)?;
+    Ok(steps
+        .into_iter()
+        .filter(|st| st.phase == phase)
+        .filter_map(|st| match st.kind {
+            ResolvedKind::File { path, .. } => Some(path),
+            _ => None,
+        })
+        .collect())
 }
 
 /// [`fact_request`] for every host of the inventory (or only `limit`, when not empty).

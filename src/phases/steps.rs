@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 use super::Resolved;
 use crate::facts::Facts;
 use crate::plan::{Action, Step};
-use crate::playbook::shell::{q, words};
 use crate::playbook::{ServiceState, parse_mode};
+use crate::shell::{q, words};
 
 fn step(
     r_phase: &str,

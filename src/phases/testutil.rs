@@ -86,6 +86,7 @@ pub fn inventory() -> Inventory {
             parallel_hosts: 10,
             sessions_per_host: 4,
             state_dir: PathBuf::from("/tmp/state"),
+            lock_wait_secs: crate::inventory::DEFAULT_LOCK_WAIT_SECS,
         },
         addons: Default::default(),
         log_parsers: Vec::new(),

@@ -9,10 +9,10 @@
 //! | `endpoint.{mode, address, port, interface}` | `mode` is `none` without an endpoint; `interface` from the inventory, else the facts (interface holding the node IP, else the default route) |
 //! | `apiserver_port` | 6443, where kube-apiserver listens on control planes |
 //! | `host.{name, address, node_ip, roles, labels, is_control_plane, is_worker, is_load_balancer}` | this host |
-//! | `roles` | this host's roles (`"load-balancer" in roles`) |
+//! | `roles` | this host's roles (`"load-balancer" in roles`), with `load-balancer` on control planes that carry the endpoint |
 //! | `control_planes` | `[{name, address}]`, address = node IP |
-//! | `load_balancers` | `[{name, address, priority, state}]` |
-//! | `lb.{priority, state, router_id}` | VRRP settings of this host (MASTER/101 on the first load balancer, BACKUP/100-n after) |
+//! | `load_balancers` | `[{name, address, priority, state}]`: the hosts running haproxy + keepalived (load-balancer hosts, else the control planes) |
+//! | `lb.{priority, state, router_id, check_weight}` | VRRP settings of this host (MASTER/101 on the first load balancer, BACKUP/100-n after; `router_id` from `[cluster.load_balancer] virtual_router_id`) |
 //! | `packages.{kind, url, key_url, debian, kubernetes_repo, kubernetes_key_url, kubernetes_signed_by}` | package source; `kubernetes_key_url` empty when the mirror is trusted without a key |
 //! | `os.{id, family, version_id, codename}`, `node_state` | from facts; without facts (render) `os.family` is `debian` and the rest are `MISSING(...)` placeholders, each reported as a note |
 //!
@@ -43,14 +43,6 @@ pub fn pause_image(kube_version: &str) -> &'static str {
         31..=33 => "registry.k8s.io/pause:3.10",
         _ => "registry.k8s.io/pause:3.10.1",
     }
-}
-
-/// VRRP router id shared by this cluster's keepalived hosts: stable per cluster name so two
-/// clusters on one segment are unlikely to collide (operators can override the template).
-pub fn vrrp_router_id(cluster: &str) -> u8 {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(cluster.as_bytes());
-    (d[0] % 250) + 1
 }
 
 /// A value only facts can give, replaced by the placeholder `MISSING(what)`.
@@ -139,7 +131,7 @@ pub fn context(
                 EndpointMode::External => "external",
             };
             let needs_iface = match e.mode {
-                EndpointMode::HaproxyKeepalived => host.has_role(Role::LoadBalancer),
+                EndpointMode::HaproxyKeepalived => inv.plays(host, Role::LoadBalancer),
                 EndpointMode::KubeVip => host.has_role(Role::ControlPlane),
                 EndpointMode::External => false,
             };
@@ -163,7 +155,7 @@ pub fn context(
         }
     };
 
-    let lbs: Vec<&Host> = inv.load_balancers().collect();
+    let lbs: Vec<&Host> = inv.lb_hosts();
     let lb_entry = |i: usize, h: &Host| {
         let (state, priority) = if i == 0 {
             ("MASTER", 101)
@@ -182,7 +174,10 @@ pub fn context(
         .position(|h| h.name == host.name)
         .map(|i| lb_entry(i, lbs[i]))
         .unwrap_or_else(|| json!({"state": "", "priority": 0}));
-    lb["router_id"] = json!(vrrp_router_id(&c.name));
+    lb["router_id"] = json!(c.load_balancer.virtual_router_id);
+    // Priorities fall from 101 by host order; a failing check must drop a host below every
+    // healthy one, so the check weight exceeds their spread.
+    lb["check_weight"] = json!(lbs.len() + 10);
 
     let minor = c.minor();
     let packages = match &inv.packages {
@@ -209,7 +204,11 @@ pub fn context(
         }
     };
 
-    let roles: Vec<&str> = host.roles.iter().map(|r| r.as_str()).collect();
+    let roles: Vec<&str> = [Role::ControlPlane, Role::Worker, Role::LoadBalancer]
+        .into_iter()
+        .filter(|r| inv.plays(host, *r))
+        .map(|r| r.as_str())
+        .collect();
     let mut ctx = tera::Context::new();
     ctx.insert(
         "cluster",
@@ -240,7 +239,7 @@ pub fn context(
             "labels": host.labels,
             "is_control_plane": host.has_role(Role::ControlPlane),
             "is_worker": host.has_role(Role::Worker),
-            "is_load_balancer": host.has_role(Role::LoadBalancer),
+            "is_load_balancer": inv.plays(host, Role::LoadBalancer),
         }),
     );
     ctx.insert("roles", &roles);

@@ -16,6 +16,7 @@
 //! id = "containerd-config"          # optional; default `<kind><n>`; unique per playbook
 //! title = "..."                     # optional; default from kind and target
 //! roles = ["control-plane", "worker"]   # optional; any of control-plane, worker, load-balancer
+//!                                      # (load-balancer: also the control planes when no host has that role)
 //! when = 'os.family == "debian"'    # optional Tera expression over the context
 //! kind = "file"
 //! path = "/etc/containerd/config.toml"
@@ -47,7 +48,6 @@
 //! (a previous run stopped between the write and the restart).
 
 pub mod context;
-pub mod shell;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -510,7 +510,7 @@ impl tera::Filter for ShellQuote {
             tera::Value::Bool(b) => b.to_string(),
             other => return Err(tera::Error::msg(format!("q: cannot quote {other}"))),
         };
-        Ok(tera::Value::String(shell::q(&s)))
+        Ok(tera::Value::String(crate::shell::q(&s)))
     }
 }
 

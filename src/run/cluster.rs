@@ -10,7 +10,7 @@ use crate::apply::{self, Observer, StepResult};
 use crate::facts::{FactRequest, Facts};
 use crate::inventory::Inventory;
 use crate::phases::cluster::{
-    self, ClusterAction, ClusterState, ClusterStep, RuntimeValues, plan::LOCAL,
+    self, ClusterAction, ClusterState, ClusterStep, RuntimeValues, step::LOCAL,
 };
 use crate::plan::{Action, Step};
 use crate::ssh::{Command, Connection};
@@ -41,13 +41,6 @@ pub enum ClusterRunError {
     },
 }
 
-/// haproxy + keepalived on load-balancer hosts are node steps (playbooks/endpoint.toml); the
-/// cluster planner's own load-balancer step only serves control planes doubling as load
-/// balancers (an inventory without load-balancer hosts). One rule for `up` and `render`.
-pub fn cluster_configures_load_balancers(inv: &Inventory) -> bool {
-    inv.load_balancers().next().is_none()
-}
-
 /// Add the cluster host probe to every host's facts request (no extra round trip). The API and
 /// addon probes ride on the first control plane only: on a converged cluster it is the API
 /// host, and every other control plane would only repeat the same kubectl queries.
@@ -56,7 +49,7 @@ pub fn add_probe_reports(inv: &Inventory, reqs: &mut BTreeMap<String, FactReques
     let first_cp = inv.control_planes().next().map(|h| h.name.as_str());
     for (name, req) in reqs.iter_mut() {
         if let Some(h) = inv.host(name) {
-            let files = cluster::probe_files(inv, h);
+            let files = cluster::probe_files(h);
             let files: Vec<&str> = files.iter().map(String::as_str).collect();
             req.reports.insert(
                 HOST_REPORT.to_string(),
@@ -102,7 +95,7 @@ pub async fn state(
         })?;
         st.hosts.insert(name.clone(), hf);
     }
-    let local = cluster::plan::kubeconfig_path(inv);
+    let local = cluster::step::kubeconfig_path(inv);
     if let Ok(text) = std::fs::read_to_string(&local) {
         st.local_kubeconfig_server = cluster::kubeconfig_server(&text);
     }
@@ -123,17 +116,26 @@ pub async fn state(
                 (api, Some(addons))
             }
         };
-        let api = cluster::parse_api_probe(host, &api_out).map_err(|e| ClusterRunError::Probe {
-            host: host.to_string(),
-            reason: format!(
-                "{e}. {host} holds admin.conf but its API server did not answer, so no cluster \
-                 step can be planned safely (check `journalctl -u kubelet` on {host}; if \
-                 `kubeadm init` failed there and nothing has joined, `otp-provision reset --yes` \
-                 starts over)"
-            ),
-        })?;
-        st.api = Some(api);
-        addons_report = addons_out;
+        match cluster::parse_api_probe(host, &api_out) {
+            Ok(api) => {
+                st.api = Some(api);
+                addons_report = addons_out;
+            }
+            // An init killed before its API server ever answered: the planner resets and
+            // redoes it (no API is what it expects then).
+            Err(_) if st.unfinished_init_without_data(inv) == Some(host) => {}
+            Err(e) => {
+                return Err(ClusterRunError::Probe {
+                    host: host.to_string(),
+                    reason: format!(
+                        "{e}. {host} holds admin.conf but its API server did not answer, so no \
+                         cluster step can be planned safely (check `journalctl -u kubelet` on \
+                         {host}; if `kubeadm init` failed there and nothing has joined, \
+                         `otp-provision reset --yes` starts over)"
+                    ),
+                });
+            }
+        }
     }
     Ok(Probed {
         state: st,

@@ -60,7 +60,19 @@ impl Observer for RunObserver<'_> {
             code: r.code,
             ms: r.duration.as_millis() as u64,
             changes: !crate::apply::read_only(&r.step_id),
+            lock_wait_ms: r.lock_wait.map(|d| d.as_millis() as u64),
         });
+    }
+    fn lock_waiting(&self, host: &str, step_id: &str) {
+        self.journal.record(&Event::LockWait {
+            host,
+            step: step_id,
+        });
+        self.rep.warn(format!(
+            "{host}: {step_id}: waiting for {} (held by another otp-provision command: an \
+             interrupted run's kubeadm or another operator's run)",
+            crate::apply::HOST_LOCK
+        ));
     }
 }
 
@@ -215,6 +227,8 @@ pub async fn prepare(
     for w in phases::warnings(&gathered.facts) {
         rep.warn(w);
     }
+    // Before any planning: a refused version must stop `up` with nothing applied.
+    phases::cluster::version::check_facts(inv, &gathered.facts)?;
     let plan = phases::plan(inv, &gathered.facts, books)?;
     let mut addons = Vec::new();
     let mut addon_host = None;
@@ -231,16 +245,13 @@ pub async fn prepare(
         let obs = RunObserver { rep, journal };
         let probed = cluster::state(inv, &gathered.facts, &gathered.conns, &obs).await?;
         let state = &probed.state;
-        let mut steps = crate::phases::cluster::plan_cluster(inv, state)?;
+        let steps = crate::operations::up::plan(inv, state)?;
         let live = cluster::addon_state(inv, &probed)?;
         addons = crate::addons::plan(inv, &live)?;
         addon_host = state
             .api_probe_host(inv)
             .or_else(|| inv.control_planes().next().map(|h| h.name.as_str()))
             .map(str::to_string);
-        if !cluster::cluster_configures_load_balancers(inv) {
-            steps.retain(|s| s.kind != crate::phases::cluster::StepKind::LoadBalancer);
-        }
         (steps, None)
     };
     Ok(Prepared {

@@ -444,6 +444,20 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// A marker to look for in a running command's stderr, and whom to tell when it appears.
+#[derive(Debug, Clone)]
+pub struct StderrWatch {
+    pub marker: &'static str,
+    pub tell: tokio::sync::mpsc::UnboundedSender<()>,
+}
+
+impl StderrWatch {
+    fn seen(&self, stderr: &[u8]) -> bool {
+        let m = self.marker.as_bytes();
+        !m.is_empty() && stderr.windows(m.len()).any(|w| w == m)
+    }
+}
+
 /// Last line of a prelude wrapped around scripts (the host lock of `apply::with_host_lock`):
 /// error messages quote the script's own first line, not the prelude.
 pub const PRELUDE_END: &str = "# end of otp-provision prelude\n";
@@ -472,6 +486,17 @@ impl Connection {
 
     /// Run a command in its own session channel (no PTY).
     pub async fn exec(&self, cmd: Command) -> Result<Output, SshError> {
+        self.exec_watched(cmd, None).await
+    }
+
+    /// [`Connection::exec`], telling `watch` once as soon as the command's stderr holds the
+    /// watch's marker: the caller learns what a command says while it still runs (a command
+    /// waiting for the host lock says so before it waits).
+    pub async fn exec_watched(
+        &self,
+        cmd: Command,
+        watch: Option<StderrWatch>,
+    ) -> Result<Output, SshError> {
         let what = first_line(&cmd.script);
         let limit = cmd.timeout.unwrap_or(self.target.command_timeout);
         let known = if cmd.privileged {
@@ -486,7 +511,14 @@ impl Connection {
             // when sudo refused does the connection resolve its mode the full way and run again.
             let stdin = cmd.stdin.clone();
             let mut first = self
-                .run(&sudo::optimistic(&cmd.script), None, stdin, limit, &what)
+                .run(
+                    &sudo::optimistic(&cmd.script),
+                    None,
+                    stdin,
+                    limit,
+                    &what,
+                    watch.clone(),
+                )
                 .await?;
             if let Some(mode) = sudo::take_marker(&mut first.stderr) {
                 let mut slot = self.inner.sudo.lock().await;
@@ -495,14 +527,16 @@ impl Connection {
             } else {
                 let mode = self.sudo_mode(limit).await?;
                 let (line, prefix) = sudo::wrap(&mode, &cmd.script);
-                self.run(&line, prefix, cmd.stdin, limit, &what).await
+                self.run(&line, prefix, cmd.stdin, limit, &what, watch)
+                    .await
             }
         } else {
             let (line, prefix) = match &known {
                 Some(mode) => sudo::wrap(mode, &cmd.script),
                 None => (cmd.script.clone(), None),
             };
-            self.run(&line, prefix, cmd.stdin, limit, &what).await
+            self.run(&line, prefix, cmd.stdin, limit, &what, watch)
+                .await
         };
         match &out {
             Ok(o) => {
@@ -538,7 +572,7 @@ impl Connection {
             reason,
         };
         let probe = self
-            .run(sudo::PROBE, None, None, limit, "sudo probe")
+            .run(sudo::PROBE, None, None, limit, "sudo probe", None)
             .await?;
         let mode = if probe.success() && probe.stdout_str().trim() == "uid0" {
             SudoMode::Direct
@@ -576,6 +610,7 @@ impl Connection {
                     None,
                     limit,
                     "sudo password check",
+                    None,
                 )
                 .await?;
             if !check.success() {
@@ -625,6 +660,7 @@ impl Connection {
         stdin: Option<Vec<u8>>,
         limit: Duration,
         what: &str,
+        mut watch: Option<StderrWatch>,
     ) -> Result<Output, SshError> {
         // Waiting for a free session slot does not count against the command's timeout.
         let _permit = self
@@ -661,7 +697,11 @@ impl Connection {
                 match msg {
                     Some(ChannelMsg::Data { data }) => out.stdout.extend_from_slice(&data),
                     Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
-                        out.stderr.extend_from_slice(&data)
+                        out.stderr.extend_from_slice(&data);
+                        if watch.as_ref().is_some_and(|w| w.seen(&out.stderr)) {
+                            // Told once; the receiver may be gone already.
+                            let _ = watch.take().map(|w| w.tell.send(()));
+                        }
                     }
                     Some(ChannelMsg::ExitStatus { exit_status }) => {
                         out.code = Some(exit_status);

@@ -38,6 +38,9 @@ pub struct Target {
     pub sudo_password_env: Option<String>,
     pub connect_timeout: Duration,
     pub command_timeout: Duration,
+    /// How long a changing command waits for the host lock held by another otp-provision
+    /// command (`[run] lock_wait_secs`); reads wait half as long.
+    pub lock_wait: Duration,
     /// Jump host to tunnel through (direct-tcpip), itself without a further hop.
     pub via: Option<Box<Target>>,
 }
@@ -51,7 +54,10 @@ impl Target {
             .as_deref()
             .and_then(|b| inv.bastion(b))
             .map(|b| Box::new(Target::from_settings(&b.name, &b.address, &b.ssh, None)));
-        Target::from_settings(&host.name, &host.address, s, via)
+        Target {
+            lock_wait: Duration::from_secs(inv.run.lock_wait_secs),
+            ..Target::from_settings(&host.name, &host.address, s, via)
+        }
     }
 
     pub fn from_settings(
@@ -78,6 +84,7 @@ impl Target {
             sudo_password_env: s.sudo_password_env.clone(),
             connect_timeout: Duration::from_secs(s.connect_timeout_secs),
             command_timeout: Duration::from_secs(s.command_timeout_secs),
+            lock_wait: Duration::from_secs(crate::inventory::DEFAULT_LOCK_WAIT_SECS),
             via,
         }
     }
@@ -184,5 +191,7 @@ impl SshError {
     }
 }
 
-pub use client::{Connection, Connector, DEFAULT_SESSIONS_PER_HOST, PRELUDE_END, connect_all};
+pub use client::{
+    Connection, Connector, DEFAULT_SESSIONS_PER_HOST, PRELUDE_END, StderrWatch, connect_all,
+};
 pub use prompt::TerminalGuard;

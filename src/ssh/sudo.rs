@@ -32,7 +32,7 @@ const MARK_NOPASSWD: &str = "otp-provision-sudo:nopasswd";
 /// under `sudo -n`, announcing the way on stderr; when sudo refuses, the script never runs and
 /// no marker appears. The script appears once in the line (its size limit stays the same).
 pub(crate) fn optimistic(script: &str) -> String {
-    let quoted = shell_escape::unix::escape(script.into());
+    let quoted = crate::shell::q(script);
     format!(
         "s={quoted}
          if [ \"$(id -u)\" = 0 ]; then echo {MARK_UID0} >&2; exec sh -c \"$s\"; fi
@@ -72,7 +72,7 @@ pub(crate) fn needs_password(stderr: &str) -> bool {
 
 /// The command line and the bytes to send before the command's own stdin.
 pub(crate) fn wrap(mode: &SudoMode, script: &str) -> (String, Option<Secret>) {
-    let quoted = shell_escape::unix::escape(script.into());
+    let quoted = crate::shell::q(script);
     match mode {
         SudoMode::Direct => (script.to_string(), None),
         SudoMode::NoPassword => (format!("sudo -n -- sh -c {quoted}"), None),

@@ -49,7 +49,8 @@ fn help_documents_exit_codes() {
         .success()
         .stdout(predicate::str::contains(
             "Exit codes: 0 ok; 1 the run failed; 2 invalid input",
-        ));
+        ))
+        .stdout(predicate::str::contains("75 a host's lock stayed held"));
 }
 
 #[test]

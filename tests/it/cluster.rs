@@ -1,14 +1,19 @@
 //! The main job end to end in the container lab: fresh nodes to a highly available cluster with
-//! its addons, runs killed at five points and completed by the next `up`, a no-op second run
-//! checked from the run journal, addon changes, VIP failover, two workers added (one of them
-//! stopped mid-run), remove-node of a worker and a control plane, and `reset --yes`.
+//! its addons; runs killed locally and kubeadm killed on the nodes (a half-done init and
+//! control-plane and worker joins), each completed by the next `up` and proven from that run's
+//! own journal; a no-op second run checked from the run journal; the host lock (waiting, giving
+//! up, two concurrent runs); the API server restart after a security file changed; addon
+//! changes, VIP failover, two workers added (one of them stopped mid-run), remove-node of a
+//! worker and a control plane, `reset --yes` checked file by file; and no secret of any run in
+//! any output or journal.
 //!
 //! One lab for the whole story (each chapter starts from the previous one's cluster); the lab's
 //! Kubernetes binaries are the strict stand-ins of lab/standins.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use otp_provision::lab::{self, LabOpts, UpParams};
@@ -31,6 +36,9 @@ struct Lab {
     full: String,
     vip: String,
     addresses: BTreeMap<String, String>,
+    /// Every otp-provision run's stdout and stderr are kept under `dir/outputs/` (killed runs'
+    /// too) for the secrets scan; this numbers them.
+    runs: Cell<usize>,
 }
 
 impl Lab {
@@ -44,13 +52,49 @@ impl Lab {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.otp(args).output().expect("run otp-provision")
+        let o = self.otp(args).output().expect("run otp-provision");
+        let (out, err) = self.output_files(&args.join("-"));
+        std::fs::write(out, &o.stdout).unwrap();
+        std::fs::write(err, &o.stderr).unwrap();
+        o
+    }
+
+    /// Files for one run's stdout and stderr, kept for the secrets scan.
+    fn output_files(&self, what: &str) -> (PathBuf, PathBuf) {
+        let n = self.runs.get() + 1;
+        self.runs.set(n);
+        let dir = self.dir.join("outputs");
+        std::fs::create_dir_all(&dir).unwrap();
+        let base: String = format!("{n:03}-{what}")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .take(60)
+            .collect();
+        (
+            dir.join(format!("{base}.out")),
+            dir.join(format!("{base}.err")),
+        )
+    }
+
+    /// Start `up --yes` in the background, its output kept for the secrets scan.
+    fn spawn_up(&self, what: &str) -> (Child, PathBuf, PathBuf) {
+        let (out, err) = self.output_files(what);
+        let child = self
+            .otp(&["up", "--yes"])
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        (child, out, err)
     }
 
     /// `docker exec` as root on a node: the test looks at nodes as their administrator would.
+    /// Bounded in time: a hung Docker engine must fail the test, not hang CI.
     fn exec(&self, node: &str, script: &str) -> Output {
-        Command::new("docker")
+        Command::new("timeout")
             .args([
+                "120",
+                "docker",
                 "exec",
                 &format!("{}-{node}", self.opts.name),
                 "sh",
@@ -59,6 +103,47 @@ impl Lab {
             ])
             .output()
             .expect("docker exec")
+    }
+
+    /// Run `script` on `node` in the background (`docker exec -d`).
+    fn exec_detached(&self, node: &str, script: &str) {
+        let o = Command::new("timeout")
+            .args([
+                "60",
+                "docker",
+                "exec",
+                "-d",
+                &format!("{}-{node}", self.opts.name),
+                "sh",
+                "-c",
+                script,
+            ])
+            .output()
+            .expect("docker exec -d");
+        ok(&o);
+    }
+
+    /// Kill `kubeadm <what>` (SIGKILL, like a crash) on `node` as soon as `trigger` exists
+    /// there: a watcher on the node itself, so the kill lands at that point of kubeadm's work
+    /// whatever the test process is doing. Leaves `/tmp/otp-it-killed-<what>` once it killed.
+    /// `also` runs right after the kill.
+    fn kill_kubeadm_when(&self, node: &str, what: &str, trigger: &str, also: &str) {
+        self.exec_detached(
+            node,
+            &format!(
+                "rm -f /tmp/otp-it-killed-{what}; \
+                 while [ ! -e {trigger} ]; do sleep 0.05; done; \
+                 if pkill -9 -f '^([^ ]*python3[^ ]* )?[^ ]*kubeadm(\\.py)? {what} '; then \
+                   {also} touch /tmp/otp-it-killed-{what}; fi"
+            ),
+        );
+    }
+
+    /// Whether the watcher of [`Lab::kill_kubeadm_when`] killed kubeadm on `node`.
+    fn killed_kubeadm(&self, node: &str, what: &str) -> bool {
+        self.exec(node, &format!("test -e /tmp/otp-it-killed-{what}"))
+            .status
+            .success()
     }
 
     fn kubectl(&self, cp: &str, args: &str) -> String {
@@ -92,6 +177,62 @@ impl Lab {
                 .map(String::from)
                 .collect()
         })
+    }
+
+    /// Hold the host lock on `node` for `secs` as another otp-provision command would, and
+    /// return once it is held.
+    fn hold_lock(&self, node: &str, secs: u32) {
+        self.exec_detached(
+            node,
+            &format!("flock -x /run/otp-provision.lock sleep {secs}.01"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self
+            .exec(node, "flock -n /run/otp-provision.lock true")
+            .status
+            .success()
+        {
+            assert!(Instant::now() < deadline, "the lock holder never started");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// End every holder of [`Lab::hold_lock`] on `node`.
+    fn release_lock(&self, node: &str) {
+        self.exec(node, "pkill -f 'sleep [0-9]+[.]01$'");
+    }
+
+    /// The running kube-apiserver's pid and start time (clock ticks after boot) on `cp`,
+    /// waiting for one to run.
+    fn apiserver_start(&self, cp: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let o = self.exec(
+                cp,
+                "pid=$(pgrep -of '^kube-apiserver( |$)') && \
+                 echo \"$pid $(sed 's/.*) //' /proc/$pid/stat | cut -d' ' -f20)\"",
+            );
+            let out = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if o.status.success() && out.split(' ').count() == 2 {
+                return out;
+            }
+            assert!(Instant::now() < deadline, "{cp}: no kube-apiserver runs");
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    /// `etcdctl member list` lines, asked on `cp` (id, status, name, peer, client, learner).
+    fn etcd_members(&self, cp: &str) -> Vec<String> {
+        ok(&self.exec(
+            cp,
+            "cid=$(crictl ps -q --name '^etcd$' | head -n1); crictl exec \"$cid\" etcdctl \
+             --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt \
+             --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt \
+             --key=/etc/kubernetes/pki/etcd/healthcheck-client.key member list",
+        ))
+        .lines()
+        .map(String::from)
+        .collect()
     }
 
     /// Names of the Ready nodes as `cp` sees them.
@@ -130,15 +271,7 @@ impl Lab {
     /// sees the run's journal events so far. Returns the journal of the killed run.
     fn up_killed_when(&self, what: &str, point: impl Fn(&Lab, &[Value]) -> bool) -> Vec<Value> {
         let before = self.journals();
-        let log = self
-            .dir
-            .join(format!("killed-{}.log", what.replace(' ', "-")));
-        let mut child: Child = self
-            .otp(&["up", "--yes"])
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let (mut child, log, _) = self.spawn_up(&format!("killed {what}"));
         let started = Instant::now();
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -221,6 +354,57 @@ fn ready_in(table: &str) -> BTreeSet<String> {
             (f.len() > 1 && f[1] == "Ready").then(|| f[0].to_string())
         })
         .collect()
+}
+
+/// Per host, when each changing command of a run held the host: from the end of its lock wait
+/// to its end (journal times, ms since the epoch).
+fn changing_spans(events: &[Value]) -> BTreeMap<String, Vec<(u64, u64)>> {
+    let mut spans: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
+    for e in events {
+        if e["event"] != "exec" || e["changes"] != true {
+            continue;
+        }
+        let end = e["ts_ms"].as_u64().unwrap();
+        let start = end - e["ms"].as_u64().unwrap() + e["lock_wait_ms"].as_u64().unwrap_or(0);
+        spans
+            .entry(e["host"].as_str().unwrap().to_string())
+            .or_default()
+            .push((start, end));
+    }
+    spans
+}
+
+fn stderr_of(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Whether the journal holds a command of `step` on `host` that succeeded (`ok`) or failed.
+fn has_exec(events: &[Value], host: &str, step: &str, ok: bool) -> bool {
+    events.iter().any(|e| {
+        e["event"] == "exec" && e["host"] == host && e["step"] == step && (e["code"] == 0) == ok
+    })
+}
+
+/// `step` on `host` ran and failed in this journal.
+fn assert_failed(events: &[Value], host: &str, step: &str) {
+    assert!(
+        has_exec(events, host, step, false),
+        "no failed {step} on {host} in {events:#?}"
+    );
+}
+
+/// Each `(host, step)` ran and succeeded, in this order.
+fn assert_in_order(events: &[Value], steps: &[(&str, &str)]) {
+    let mut from = 0;
+    for (host, step) in steps {
+        let at = events[from..].iter().position(|e| {
+            e["event"] == "exec" && e["host"] == *host && e["step"] == *step && e["code"] == 0
+        });
+        let Some(at) = at else {
+            panic!("{step} on {host} did not succeed after event {from}: {events:#?}");
+        };
+        from += at + 1;
+    }
 }
 
 fn read_journal(path: &Path) -> Vec<Value> {
@@ -355,42 +539,125 @@ fn cluster_lifecycle() {
         full,
         vip: report.vip.clone(),
         addresses,
+        runs: Cell::new(0),
     };
     let base = |extra: &str| format!("{ADDONS}{extra}");
     lab.write_inventory(&LATE_WORKERS, &parser("[A-Z]+"));
 
-    // 1. Killed at five points; each next `up` gets past the previous point.
+    // 1. Interrupted runs, each completed by the next `up` and proven from that run's own
+    //    journal: the local process killed (a lost terminal), and kubeadm killed on the node
+    //    (a crash) mid init, mid control-plane join and mid worker join.
     lab.up_killed_when("mid node prep", |_, ev| {
         ev.iter()
             .filter(|e| e["event"] == "exec" && e["changes"] == true)
             .count()
             >= 4
     });
-    lab.up_killed_when("mid init", |lab, _| lab.running("cp1", "init"));
-    // A killed command goes on running on its host and the next run waits for it (host lock):
-    // the later kill points are therefore states of the cluster, not steps of one run.
-    lab.up_killed_when("after init", |lab, ev| {
-        let gathered = ev
+
+    // kubeadm init dies on cp1 once its static pod manifests are written: the run fails and
+    // names cp1; the cluster never became usable.
+    lab.kill_kubeadm_when(
+        "cp1",
+        "init",
+        "/etc/kubernetes/manifests/kube-apiserver.yaml",
+        "",
+    );
+    let o = lab.run(&["up", "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(lab.killed_kubeadm("cp1", "init"), "{}", text(&o));
+    assert!(stderr_of(&o).contains("cp1"), "{}", text(&o));
+    let ev = last_journal(&lab);
+    assert_failed(&ev, "cp1", "cluster/init/cp1");
+
+    // The next run resets cp1 and initialises it again; kubeadm join then dies on cp2 right
+    // after its etcd member was added (a learner) and its Node registered.
+    lab.kill_kubeadm_when("cp2", "join", "/etc/kubernetes/manifests/etcd.yaml", "");
+    let o = lab.run(&["up", "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(lab.killed_kubeadm("cp2", "join"), "{}", text(&o));
+    let ev = last_journal(&lab);
+    assert_in_order(
+        &ev,
+        &[("cp1", "cluster/reset/cp1"), ("cp1", "cluster/init/cp1")],
+    );
+    assert_failed(&ev, "cp2", "cluster/join/cp2");
+    let cp2_ip = lab.addresses["cp2"].clone();
+    let members = lab.etcd_members("cp1");
+    assert!(
+        members
             .iter()
-            .filter(|e| e["event"] == "exec" && e["step"] == "facts")
-            .count()
-            >= 7;
-        gathered && lab.registered("cp1").is_some_and(|n| n.len() == 1)
+            .any(|m| m.contains(&format!("https://{cp2_ip}:2380"))),
+        "cp2's half-joined etcd member: {members:?}"
+    );
+
+    // The next run removes the stale Node and etcd member of cp2 (from cp1), resets cp2 and
+    // joins it and cp3; kubeadm join then dies on w1 mid TLS bootstrap, and w1's kubelet with
+    // it (a kubelet left running finishes the bootstrap on its own while its token is valid,
+    // and the next run then finds w1 joined; one that cannot leaves w1 half-joined).
+    let stale_node = lab.registered("cp1").is_some_and(|n| n.contains("cp2"));
+    lab.kill_kubeadm_when(
+        "w1",
+        "join",
+        "/etc/kubernetes/bootstrap-kubelet.conf",
+        "systemctl stop kubelet;",
+    );
+    let o = lab.run(&["up", "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(lab.killed_kubeadm("w1", "join"), "{}", text(&o));
+    let ev = last_journal(&lab);
+    // The stale objects go first (in either order), then the reset and the joins.
+    let rejoin = [
+        ("cp2", "cluster/reset/cp2"),
+        ("cp2", "cluster/join/cp2"),
+        ("cp3", "cluster/join/cp3"),
+    ];
+    let mut stale = vec![("cp1", "cluster/etcd-member-remove/cp2")];
+    if stale_node {
+        stale.push(("cp1", "cluster/delete-node/cp2"));
+    }
+    for cleanup in stale {
+        assert_in_order(&ev, &[&[cleanup][..], &rejoin].concat());
+    }
+    assert_failed(&ev, "w1", "cluster/join/w1");
+    ok(&lab.exec(
+        "w1",
+        "test -e /etc/kubernetes/bootstrap-kubelet.conf && test ! -e /etc/kubernetes/kubelet.conf",
+    ));
+    eprintln!("half-joined cp2 had a stale Node: {stale_node}");
+
+    // The next run resets w1 and joins it; the local process is killed while that join runs.
+    // The join goes on on w1 and the run after waits for it under the host lock.
+    let ev = lab.up_killed_when("mid worker join", |lab, ev| {
+        has_exec(ev, "w1", "cluster/reset/w1", true) && lab.running("w1", "join")
     });
-    lab.up_killed_when("between control-plane joins", |lab, _| {
-        lab.registered("cp1")
-            .is_some_and(|n| n.iter().filter(|n| n.starts_with("cp")).count() == 2)
-    });
-    lab.up_killed_when("mid worker joins", |lab, _| {
-        lab.running("w1", "join") || lab.running("w2", "join")
-    });
+    assert!(has_exec(&ev, "w1", "cluster/reset/w1", true));
     let o = lab.run(&["up", "--yes"]);
     assert!(o.status.success(), "{}", text(&o));
+    eprintln!(
+        "run after the killed worker join waited for the host lock: {}",
+        last_journal(&lab).iter().any(|e| e["event"] == "lock-wait")
+    );
 
-    // 2. Every control plane sees the five nodes Ready.
+    // 2. Every control plane's own API server lists the five nodes Ready, and etcd has three
+    //    voting members (no learner left from the killed join).
     let five: BTreeSet<String> = ["cp1", "cp2", "cp3", "w1", "w2"].map(String::from).into();
     for cp in CPS {
-        assert_eq!(lab.ready_nodes(cp), five, "as seen from {cp}");
+        let own = format!(
+            "get nodes --no-headers --server https://{}:6443",
+            lab.addresses[cp]
+        );
+        assert_eq!(
+            ready_in(&lab.kubectl(cp, &own)),
+            five,
+            "as {cp}'s API server sees it"
+        );
+    }
+    let members = lab.etcd_members("cp1");
+    assert_eq!(members.len(), 3, "{members:?}");
+    for m in &members {
+        let f: Vec<&str> = m.split(", ").collect();
+        assert_eq!(f.get(1), Some(&"started"), "{m}");
+        assert_eq!(f.last(), Some(&"false"), "a learner is left: {m}");
     }
     let members = lab.kubectl("cp1", "get nodes -o name");
     assert_eq!(members.lines().count(), 5, "{members}");
@@ -410,8 +677,10 @@ fn cluster_lifecycle() {
         kc.contains(&format!("server: https://{}:6443", lab.vip)),
         "{kc}"
     );
-    let o = Command::new("docker")
+    let o = Command::new("timeout")
         .args([
+            "120",
+            "docker",
             "exec",
             "-i",
             &format!("{}-w1", name()),
@@ -440,6 +709,142 @@ fn cluster_lifecycle() {
     }
     assert_eq!(per_host.len(), 7, "{per_host:?}");
     assert!(per_host.values().all(|n| *n == 1), "{per_host:?}");
+    let o = lab.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // 3b. The host lock, held on w2 as a command of another otp-provision run would hold it:
+    //     the run says that it waits, waits, and then goes on.
+    lab.hold_lock("w2", 10);
+    let o = lab.run(&["up", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        stderr_of(&o).contains("w2: facts: waiting for /run/otp-provision.lock"),
+        "{}",
+        text(&o)
+    );
+    let ev = last_journal(&lab);
+    assert!(
+        ev.iter()
+            .any(|e| e["event"] == "lock-wait" && e["host"] == "w2"),
+        "{ev:#?}"
+    );
+    let waited = ev
+        .iter()
+        .filter(|e| e["event"] == "exec" && e["host"] == "w2")
+        .filter_map(|e| e["lock_wait_ms"].as_u64())
+        .max();
+    assert!(waited.is_some_and(|ms| ms >= 1000), "{waited:?}: {ev:#?}");
+    lab.release_lock("w2");
+
+    // It gives up after `[run] lock_wait_secs` (facts wait half of it) with exit 75 and a
+    // message naming the host and the lock; nothing is changed.
+    lab.write_inventory(
+        &LATE_WORKERS,
+        &format!("{}\n[run]\nlock_wait_secs = 2\n", parser("[A-Z]+")),
+    );
+    lab.hold_lock("w2", 120);
+    let o = lab.run(&["up", "--yes"]);
+    lab.release_lock("w2");
+    assert_eq!(o.status.code(), Some(75), "{}", text(&o));
+    let err = stderr_of(&o);
+    assert!(
+        err.contains("w2")
+            && err.contains("gave up waiting for the host lock /run/otp-provision.lock"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        last_journal(&lab)
+            .iter()
+            .all(|e| e["event"] != "exec" || e["changes"] == false),
+        "a changing command ran"
+    );
+    lab.write_inventory(&LATE_WORKERS, &parser("[A-Z]+"));
+
+    // Two operators' runs at once, both with work on every Kubernetes node (a drifted
+    // /etc/crictl.yaml): from both journals, their changing commands never overlap on a host.
+    for node in &five {
+        ok(&lab.exec(node, "echo '# drift' >> /etc/crictl.yaml"));
+    }
+    let before = lab.journals();
+    let (a, ..) = lab.spawn_up("concurrent-a");
+    let (b, ..) = lab.spawn_up("concurrent-b");
+    for mut child in [a, b] {
+        assert!(child.wait().unwrap().success(), "a concurrent up failed");
+    }
+    let runs: Vec<Vec<Value>> = lab
+        .journals()
+        .difference(&before)
+        .map(|p| read_journal(p))
+        .collect();
+    assert_eq!(runs.len(), 2);
+    let spans: Vec<BTreeMap<String, Vec<(u64, u64)>>> =
+        runs.iter().map(|r| changing_spans(r)).collect();
+    let mut both = 0;
+    for (host, mine) in &spans[0] {
+        let Some(theirs) = spans[1].get(host) else {
+            continue;
+        };
+        both += 1;
+        for (s1, e1) in mine {
+            for (s2, e2) in theirs {
+                assert!(
+                    e1 <= s2 || e2 <= s1,
+                    "{host}: changing commands of two runs overlap: {s1}-{e1} and {s2}-{e2}"
+                );
+            }
+        }
+    }
+    assert!(
+        both > 0,
+        "the two runs never changed the same host: {spans:?}"
+    );
+    eprintln!("concurrent runs both changed {both} host(s), never at once");
+    let o = lab.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // 3c. Security files changed behind running API servers: cp2's audit policy edited, cp3's
+    //     only touched. The next `up` rewrites cp2's file and restarts those two API servers
+    //     (new start times), one at a time; cp1's keeps running.
+    let before: BTreeMap<&str, String> = CPS
+        .iter()
+        .map(|cp| (*cp, lab.apiserver_start(cp)))
+        .collect();
+    // The start time has a resolution of clock ticks; a touched file must be newer than it.
+    std::thread::sleep(Duration::from_millis(1100));
+    ok(&lab.exec(
+        "cp2",
+        "echo '# changed by hand' >> /etc/kubernetes/audit/policy.yaml",
+    ));
+    ok(&lab.exec("cp3", "touch /etc/kubernetes/audit/policy.yaml"));
+    let o = lab.run(&["up", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ev = last_journal(&lab);
+    assert_in_order(
+        &ev,
+        &[
+            ("cp2", "cluster/security-files/cp2"),
+            ("cp3", "cluster/security-files/cp3"),
+        ],
+    );
+    let after: BTreeMap<&str, String> = CPS
+        .iter()
+        .map(|cp| (*cp, lab.apiserver_start(cp)))
+        .collect();
+    assert_eq!(
+        before["cp1"], after["cp1"],
+        "cp1's API server was restarted"
+    );
+    assert_ne!(
+        before["cp2"], after["cp2"],
+        "cp2's API server was not restarted"
+    );
+    assert_ne!(
+        before["cp3"], after["cp3"],
+        "cp3's API server was not restarted"
+    );
+    let policy = ok(&lab.exec("cp2", "cat /etc/kubernetes/audit/policy.yaml"));
+    assert!(!policy.contains("changed by hand"), "{policy}");
     let o = lab.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
@@ -619,6 +1024,9 @@ fn cluster_lifecycle() {
         ADDONS.split("[addons.logging]").next().unwrap(),
         parser("[A-Za-z]+")
     );
+    // w3 carries a package that an interrupted dpkg left unpacked but not configured (its
+    // configuration script never ran): apt refuses to install until it is finished.
+    ok(&lab.exec("w3", HALF_INSTALLED_PACKAGE));
     lab.write_inventory(&[], &no_logging);
     let plan = plan_json(&lab);
     let hosts = planned_hosts(&plan);
@@ -644,12 +1052,7 @@ fn cluster_lifecycle() {
     assert!(!token_steps.is_empty(), "{plan:#}");
 
     let before = lab.journals();
-    let mut child = lab
-        .otp(&["up", "--yes"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut child, out, err) = lab.spawn_up("add workers w4 stopped");
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let events = lab.new_journal(&before);
@@ -664,13 +1067,13 @@ fn cluster_lifecycle() {
         std::thread::sleep(Duration::from_millis(200));
     }
     lab::stop(&opts, "w4").unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let status = child.wait().unwrap();
     let all = format!(
         "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+        std::fs::read_to_string(&out).unwrap(),
+        std::fs::read_to_string(&err).unwrap()
     );
+    assert_eq!(status.code(), Some(1), "{all}");
     assert!(all.contains("w4"), "the failure must name w4: {all}");
     lab::start(&opts, "w4").unwrap();
     let o = lab.run(&["up", "--yes"]);
@@ -681,8 +1084,21 @@ fn cluster_lifecycle() {
         .chain(LATE_WORKERS.map(String::from))
         .collect();
     assert_eq!(lab.ready_nodes("cp2"), seven);
+    let o = lab.exec(
+        "w3",
+        "dpkg-query -W -f='${db:Status-Status}' otp-it-halfdone; echo; cat /var/lib/otp-it-configured",
+    );
+    assert_eq!(
+        ok(&o).lines().collect::<Vec<_>>(),
+        ["installed", "configured"],
+        "the half-installed package was not finished"
+    );
     let o = lab.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // 9b. A changed kubernetes_version on the converged cluster is refused until upgrades
+    //     exist: `plan` and `up` exit 2, nothing on any host changes.
+    version_change_is_refused(&lab);
 
     // 10. remove-node of a worker and of a control plane leaves a healthy cluster.
     let o = lab.run(&["remove-node", "w4", "--yes"]);
@@ -736,24 +1152,180 @@ fn cluster_lifecycle() {
     let o = lab.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
-    // 11. reset --yes: every node back to "prepared", packages kept, the kubeconfig gone.
+    // The secrets this story's runs handed to the nodes: every bootstrap token and certificate
+    // key the stand-in kubeadm was given (it notes them, lab only), and the encryption key.
+    let mut secrets: BTreeSet<String> = BTreeSet::new();
+    for node in lab.addresses.keys().filter(|n| !n.starts_with("lb")) {
+        let o = lab.exec(
+            node,
+            "cat /var/lib/otp-lab/secrets-seen 2>/dev/null || true",
+        );
+        for line in String::from_utf8_lossy(&o.stdout).lines() {
+            // A token's secret half is what grants access; its id is public.
+            let secret = line.split_once('.').map_or(line, |(_, s)| s).trim();
+            if !secret.is_empty() {
+                secrets.insert(secret.to_string());
+            }
+        }
+    }
+    let tokens_and_keys = secrets.len();
+    let enc = ok(&lab.exec("cp1", "cat /etc/kubernetes/enc/encryption-config.yaml"));
+    for line in enc.lines() {
+        if let Some(key) = line.trim().strip_prefix("secret:") {
+            secrets.insert(key.trim().trim_matches('"').to_string());
+        }
+    }
+    assert!(
+        tokens_and_keys >= 2 && secrets.len() > tokens_and_keys,
+        "too few secrets to search for: {} tokens/keys, {} in all",
+        tokens_and_keys,
+        secrets.len()
+    );
+
+    // 11. reset --yes: every node back to "prepared" as the README says, file by file and
+    //     service by service; the operator's kubeconfig gone.
     let o = lab.run(&["reset", "--yes"]);
     assert!(o.status.success(), "{}", text(&o));
     for node in ["cp1", "cp2", "w1", "w2", "w3"] {
-        let o = lab.exec(
-            node,
-            "ls /etc/kubernetes/manifests /var/lib/etcd 2>/dev/null; \
-             for f in admin.conf kubelet.conf super-admin.conf pki/ca.crt; do \
-               test -e /etc/kubernetes/$f && echo left: $f; done; \
-             dpkg-query -W -f='${db:Status-Status}\\n' kubeadm kubelet containerd",
-        );
+        let o = lab.exec(node, RESET_CHECK_NODE);
         let out = String::from_utf8_lossy(&o.stdout);
-        assert!(!out.contains("left:"), "{node}: {out}");
-        assert_eq!(
-            out.lines().filter(|l| *l == "installed").count(),
-            3,
-            "{node} lost packages: {out}"
+        assert!(
+            o.status.success() && out.trim() == "checked",
+            "{node} after reset:\n{}",
+            text(&o)
+        );
+    }
+    for lb in ["lb1", "lb2"] {
+        let o = lab.exec(lb, RESET_CHECK_LB);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success() && out.trim() == "checked",
+            "{lb} after reset:\n{}",
+            text(&o)
         );
     }
     assert!(!kubeconfig.exists(), "the operator kubeconfig must go");
+
+    // 12. No secret of any run in any run's stdout, stderr or journal (the killed runs' too).
+    let mut searched = 0;
+    let dirs = [lab.dir.join("outputs"), lab.state_dir().join("runs")];
+    for dir in &dirs {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            for secret in &secrets {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "a secret ({}...) is in {}",
+                    &secret[..4],
+                    path.display()
+                );
+            }
+            searched += 1;
+        }
+    }
+    eprintln!(
+        "searched {searched} outputs and journals for {} secrets",
+        secrets.len()
+    );
+}
+
+/// A package unpacked but never configured, as a dpkg killed between the two leaves it.
+const HALF_INSTALLED_PACKAGE: &str = r#"
+set -e
+d=$(mktemp -d)
+mkdir -p "$d/DEBIAN"
+printf 'Package: otp-it-halfdone\nVersion: 1\nArchitecture: all\nMaintainer: otp-provision tests <root@localhost>\nDescription: left unconfigured by an interrupted dpkg\n' > "$d/DEBIAN/control"
+printf '#!/bin/sh\nset -e\n[ "$1" = configure ] && echo configured > /var/lib/otp-it-configured\nexit 0\n' > "$d/DEBIAN/postinst"
+chmod 755 "$d/DEBIAN/postinst"
+dpkg-deb --build "$d" /tmp/otp-it-halfdone.deb >/dev/null
+dpkg --unpack /tmp/otp-it-halfdone.deb >/dev/null
+test "$(dpkg-query -W -f='${db:Status-Status}' otp-it-halfdone)" = unpacked
+"#;
+
+/// After `reset`, on a Kubernetes node: what the README says goes is gone, what it says stays
+/// is there. Prints `checked`, or one line per difference and fails.
+const RESET_CHECK_NODE: &str = r#"
+bad=0
+gone() { for p in "$@"; do if [ -e "$p" ] && [ -n "$(ls -A "$p" 2>/dev/null || echo file)" ]; then echo "left: $p"; bad=1; fi; done; }
+kept() { for p in "$@"; do if [ ! -s "$p" ]; then echo "lost: $p"; bad=1; fi; done; }
+gone /etc/kubernetes/manifests /var/lib/etcd /etc/kubernetes/pki      /etc/kubernetes/admin.conf /etc/kubernetes/super-admin.conf /etc/kubernetes/kubelet.conf      /etc/kubernetes/bootstrap-kubelet.conf /etc/kubernetes/controller-manager.conf      /etc/kubernetes/scheduler.conf /etc/cni/net.d /var/lib/cni /run/otp-provision      /etc/kubernetes/audit /etc/kubernetes/enc /etc/kubernetes/admission /etc/kubernetes/auth      /etc/kubernetes/otp-provision
+kept /etc/containerd/config.toml /etc/crictl.yaml /etc/modules-load.d/k8s.conf      /etc/sysctl.d/99-kubernetes.conf /etc/apt/sources.list.d/kubernetes.list
+for p in kubeadm kubelet kubectl containerd; do
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || { echo "not installed: $p"; bad=1; }
+done
+for p in kubeadm kubelet kubectl; do
+  apt-mark showhold | grep -qx "$p" || { echo "not held: $p"; bad=1; }
+done
+[ "$(systemctl is-active containerd)" = active ] || { echo "containerd not running"; bad=1; }
+[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || { echo "sysctl ip_forward lost"; bad=1; }
+[ $bad = 0 ] && echo checked
+"#;
+
+/// After `reset`, on a load balancer: haproxy and keepalived stopped, not started at boot, their
+/// packages kept, and exactly the files the endpoint playbook wrote gone (no VIP may come back).
+const RESET_CHECK_LB: &str = r#"
+bad=0
+for s in haproxy keepalived; do
+  [ "$(systemctl is-active "$s")" != active ] || { echo "$s still running"; bad=1; }
+  [ "$(systemctl is-enabled "$s" 2>/dev/null)" != enabled ] || { echo "$s still enabled"; bad=1; }
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$s" 2>/dev/null)" = installed ] || { echo "not installed: $s"; bad=1; }
+done
+for f in /etc/keepalived/keepalived.conf /etc/keepalived/check_apiserver.sh /etc/haproxy/haproxy.cfg; do
+  [ ! -e "$f" ] || { echo "left: $f"; bad=1; }
+done
+[ $bad = 0 ] && echo checked
+"#;
+
+/// A changed `kubernetes_version` on a converged cluster (issue 11 item 6): `plan` and
+/// `up --yes` exit 2 naming the running and the requested version and what to do, and no
+/// command that changes a host runs (the facts are still read).
+fn version_change_is_refused(lab: &Lab) {
+    let current = std::fs::read_to_string(&lab.inventory).unwrap();
+    let from = "kubernetes_version = \"1.33.4\"";
+    assert!(current.contains(from), "{current}");
+    std::fs::write(
+        &lab.inventory,
+        current.replace(from, "kubernetes_version = \"1.34.1\""),
+    )
+    .unwrap();
+    for args in [&["plan"][..], &["up", "--yes"]] {
+        let before = lab.journals();
+        let o = lab.run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        for want in [
+            "step cluster/version",
+            "the running cluster reports Kubernetes 1.33.4 on",
+            "the inventory asks for 1.34.1",
+            "set cluster.kubernetes_version back to \"1.33.4\" until upgrades are supported",
+        ] {
+            assert!(
+                err.contains(want),
+                "{args:?}: missing {want:?}: {}",
+                text(&o)
+            );
+        }
+        let events = lab.new_journal(&before);
+        assert!(
+            events.iter().any(|e| e["event"] == "exec"),
+            "{args:?}: the facts were not read: {events:?}"
+        );
+        let changing: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["event"] == "exec" && e["changes"] == true)
+            .collect();
+        assert!(changing.is_empty(), "{args:?} changed hosts: {changing:?}");
+    }
+    for node in ["cp1", "w1", "w3"] {
+        let v = ok(&lab.exec(node, "dpkg-query -W -f='${Version}\\n' kubelet kubeadm"));
+        assert!(
+            v.lines().all(|l| l.starts_with("1.33.4")),
+            "{node}: packages changed: {v}"
+        );
+    }
+    std::fs::write(&lab.inventory, current).unwrap();
+    let o = lab.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }

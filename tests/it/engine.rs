@@ -257,3 +257,157 @@ fn a_stopped_server_is_reported_by_name_while_others_answer() {
         .stdout(predicate::str::contains("cp1: "))
         .stderr(predicate::str::contains("w1: unreachable"));
 }
+
+/// A real run with every secret an operator hands over: keyboard-interactive OTP through an
+/// askpass program, and sudo with a password. Neither the password nor any OTP answer may
+/// appear in the run's stdout or stderr (at the highest verbosity) or in its journal.
+#[test]
+fn no_password_or_otp_in_any_output_or_journal() {
+    if !sshd::available() {
+        return;
+    }
+    sshd::ensure_sudo_users();
+    let program = sshd::ensure_pam_otp();
+    let s = Sshd::start_with(sshd::Options {
+        program: Some(program),
+        config: vec![
+            "UsePAM yes".into(),
+            "KbdInteractiveAuthentication yes".into(),
+            "AuthenticationMethods publickey,keyboard-interactive".into(),
+        ],
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let answers = dir.path().join("otp-answers");
+    let askpass = sshd::script(
+        &dir.path().join("askpass"),
+        &format!(
+            "code=$(oathtool --totp -b {})\nprintf '%s\\n' \"$code\" >> {}\nprintf '%s\\n' \"$code\"",
+            sshd::OTP_SECRET,
+            answers.display()
+        ),
+    );
+    let kh = dir.path().join("known_hosts");
+    std::fs::write(&kh, s.known_hosts_line() + "\n").unwrap();
+    let target_dir = dir.path().join("node-files");
+    let playbooks = dir.path().join("playbooks");
+    std::fs::create_dir_all(&playbooks).unwrap();
+    std::fs::write(
+        playbooks.join("prepare.toml"),
+        format!(
+            "phase = \"prepare\"\ndescription = \"test\"\n\n[[step]]\nid = \"marker\"\n\
+             kind = \"command\"\nroles = [\"control-plane\"]\nrun = \"mkdir -p '{t}' && id -u > '{t}/uid' && {{ tty > '{t}/tty' || true; }}\"\n\
+             unless = \"test -d '{t}'\"\n",
+            t = target_dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(playbooks.join("endpoint.toml"), "phase = \"endpoint\"\n").unwrap();
+    let inventory = dir.path().join("cluster.toml");
+    std::fs::write(
+        &inventory,
+        format!(
+            r#"[cluster]
+name = "it"
+kubernetes_version = "1.33.4"
+
+[ssh]
+user = "{user}"
+key_files = ["{key}"]
+agent = false
+known_hosts = ["{kh}"]
+sudo = true
+sudo_password_env = "OTPT_IT_SUDO_PASSWORD"
+keyboard_interactive = true
+askpass = "{askpass}"
+
+[run]
+state_dir = "{state}"
+
+[[host]]
+name = "cp1"
+address = "127.0.0.1"
+roles = ["control-plane"]
+ssh = {{ port = {port} }}
+"#,
+            user = sshd::SUDO_PW_USER,
+            key = s.client_key.display(),
+            kh = kh.display(),
+            askpass = askpass.display(),
+            state = dir.path().join("state").display(),
+            port = s.port,
+        ),
+    )
+    .unwrap();
+    let mut outputs = Vec::new();
+    for args in [
+        &["-vv", "facts"][..],
+        &["-vv", "plan"],
+        &["-vv", "up", "--yes", "--limit", "cp1"],
+        &["--output", "json", "up", "--yes", "--limit", "cp1"],
+    ] {
+        let o = bin()
+            .env("OTPT_IT_SUDO_PASSWORD", sshd::SUDO_PW_PASSWORD)
+            .arg("-i")
+            .arg(&inventory)
+            .arg("--playbooks")
+            .arg(&playbooks)
+            .args(args)
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // `plan` of a host that has no cluster yet may exit 1 for the cluster phase; what
+        // matters is that every run got past both factors and sudo.
+        assert!(
+            !all.contains("unreachable: ") && !all.contains("refused"),
+            "{args:?}: {all}"
+        );
+        outputs.push((format!("{args:?}"), all));
+    }
+    // The privileged step really ran through sudo with the password.
+    assert_eq!(
+        std::fs::read_to_string(target_dir.join("uid"))
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    // No PTY was asked for.
+    assert_eq!(
+        std::fs::read_to_string(target_dir.join("tty"))
+            .unwrap()
+            .trim(),
+        "not a tty"
+    );
+    let codes: Vec<String> = std::fs::read_to_string(&answers)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert!(codes.len() >= 4, "one OTP answer per run: {codes:?}");
+    for path in std::fs::read_dir(dir.path().join("state/runs")).unwrap() {
+        let path = path.unwrap().path();
+        outputs.push((
+            path.display().to_string(),
+            std::fs::read_to_string(&path).unwrap(),
+        ));
+    }
+    for (what, text) in &outputs {
+        assert!(
+            !text.contains(sshd::SUDO_PW_PASSWORD),
+            "the sudo password is in {what}"
+        );
+        for code in &codes {
+            // A code as a number of its own (journal times are long digit runs).
+            let found = text.match_indices(code.as_str()).any(|(i, _)| {
+                let before = text[..i].chars().last();
+                let after = text[i + code.len()..].chars().next();
+                !before.is_some_and(|c| c.is_ascii_digit())
+                    && !after.is_some_and(|c| c.is_ascii_digit())
+            });
+            assert!(!found, "an OTP answer is in {what}");
+        }
+    }
+}

@@ -912,6 +912,7 @@ async fn connect_timeout_on_a_silent_server() {
         sudo_password_env: None,
         connect_timeout: Duration::from_secs(1),
         command_timeout: Duration::from_secs(5),
+        lock_wait: Duration::from_secs(600),
         via: None,
     };
     let err = Connector::new()

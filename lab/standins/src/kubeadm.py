@@ -1023,12 +1023,28 @@ def load_init_config(vals, changed):
     if "kubernetesVersion" not in (docs.get("ClusterConfiguration") or {}) and "kubernetes-version" not in changed:
         cluster["kubernetesVersion"] = K8S_VERSION
     check_version(cluster)
+    remember_secrets(init.get("certificateKey"), *[bt.get("token") for bt in init.get("bootstrapTokens") or []])
     skip = list(vals.get("skip-phases") or []) or list(init.get("skipPhases") or [])
     for s in skip:
         base = s.split("/")[0]
         if base not in INIT_PHASES:
             raise StandinError(f'invalid phase name: {s}')
     return init, cluster, docs, skip
+
+
+# Lab only: every bootstrap token and certificate key this stand-in is handed is appended here
+# (root-only), so that the lab e2e can search otp-provision's output and journals for them.
+SECRETS_SEEN = "/var/lib/otp-lab/secrets-seen"
+
+
+def remember_secrets(*values):
+    values = [v for v in values if v]
+    if not values:
+        return
+    os.makedirs(os.path.dirname(SECRETS_SEEN), mode=0o700, exist_ok=True)
+    fd = os.open(SECRETS_SEEN, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as f:
+        f.write("".join(v + "\n" for v in values))
 
 
 def skipped(skip, phase):
@@ -1372,6 +1388,7 @@ def cmd_init_phase(argv):
         if vals["config"]:
             docs = kc.load_documents(vals["config"])
             key = (docs.get("InitConfiguration") or {}).get("certificateKey") or key
+        remember_secrets(key)
         if key and not re.match(r"^[0-9a-f]{64}$", key):
             raise StandinError("error decoding certificate key: encoding/hex: invalid byte" if not re.match(r"^[0-9a-fA-F]*$", key)
                                else "certificateKey: Invalid value: \"...\": certificate key must be a hex encoded string of 32 bytes")
@@ -1468,6 +1485,9 @@ def load_join_config(vals, changed, pos):
     nr = j.setdefault("nodeRegistration", {})
     nr.setdefault("name", hostname())
     nr.setdefault("criSocket", DEFAULT_CRI)
+    disc = j.get("discovery") or {}
+    remember_secrets((disc.get("bootstrapToken") or {}).get("token"), disc.get("tlsBootstrapToken"),
+                     (j.get("controlPlane") or {}).get("certificateKey"))
     j.setdefault("caCertPath", "/etc/kubernetes/pki/ca.crt")
     t = j.setdefault("timeouts", {})
     for k, v in (("controlPlaneComponentHealthCheck", "4m0s"), ("kubeletHealthCheck", "4m0s"),
@@ -1787,6 +1807,7 @@ def cmd_token(argv):
         if len(pos) > 1:
             raise StandinError("the token create command accepts at most one argument")
         tok = pos[0] if pos else random_token()
+        remember_secrets(tok)
         if not TOKEN_RE.match(tok):
             raise StandinError(f'the bootstrap token "{tok}" was not of the form "\\A([a-z0-9]{{6}})\\.([a-z0-9]{{16}})\\z"')
         ttl = vals["ttl"]

@@ -80,6 +80,7 @@ pub fn ha() -> Inventory {
             parallel_hosts: 20,
             sessions_per_host: 4,
             state_dir: PathBuf::from("/tmp/otp-state"),
+            lock_wait_secs: crate::inventory::DEFAULT_LOCK_WAIT_SECS,
         },
         addons: Default::default(),
         log_parsers: Vec::new(),
@@ -121,4 +122,52 @@ pub fn lb_on_control_planes() -> Inventory {
     inv.hosts.retain(|h| !h.has_role(Role::LoadBalancer));
     inv.cluster.endpoint.as_mut().unwrap().port = 8443;
     inv
+}
+
+/// Day-2 state: `(name, control plane, ready)` per node, every one joined, the API answering
+/// from cp-1.
+pub fn api_state(ready: &[(&str, bool, bool)]) -> crate::phases::cluster::ClusterState {
+    let mut st = crate::phases::cluster::ClusterState::default();
+    let mut nodes = vec![];
+    let mut members = vec![];
+    for (i, (name, cp, ok)) in ready.iter().enumerate() {
+        st.hosts.insert(
+            name.to_string(),
+            crate::phases::cluster::HostClusterFacts {
+                kubelet_conf: true,
+                admin_conf: *cp,
+                apiserver_manifest: *cp,
+                ..Default::default()
+            },
+        );
+        nodes.push(crate::phases::cluster::state::NodeStatus {
+            name: name.to_string(),
+            ready: *ok,
+            control_plane: *cp,
+            ..Default::default()
+        });
+        if *cp {
+            members.push(crate::phases::cluster::state::EtcdMember {
+                id: format!("{i:x}"),
+                name: name.to_string(),
+                ..Default::default()
+            });
+        }
+    }
+    st.api = Some(crate::phases::cluster::ApiProbe {
+        from: "cp-1".into(),
+        nodes,
+        etcd_members: Some(members),
+        init_complete: true,
+        ..Default::default()
+    });
+    st
+}
+
+/// `wave host id` of each step, for table assertions.
+pub fn ids(steps: &[crate::phases::cluster::ClusterStep]) -> Vec<String> {
+    steps
+        .iter()
+        .map(|s| format!("{} {} {}", s.wave, s.host, s.id))
+        .collect()
 }

@@ -1,34 +1,38 @@
-//! Cluster phases of `up` (issue 4): load balancer, kubeadm init/join, CNI, kubeconfig, tokens.
+//! Cluster phases (issue 4): kubeadm init/join, CNI, kube-vip, security files, kubeconfig,
+//! tokens, and the day-2 teardowns.
 //!
 //! Pure parts only: [`render`] turns the inventory into the files nodes get, [`state`] parses
-//! what the probes report into a [`ClusterState`], [`plan`] decides the steps and [`day2`]
-//! plans `remove-node` / `reset`. Steps carry their scripts as data; secrets reach them on
-//! stdin from [`RuntimeValues`], never in argv or in a file kept on disk.
+//! what the probes report into a [`ClusterState`], [`context`] and [`day2`] decide once what an
+//! operation does, and the [`planners`] turn that into [`ClusterStep`]s ([`step`]). The
+//! operations that list the planners are in src/operations. Steps carry their scripts as data;
+//! secrets reach them on stdin from [`RuntimeValues`], never in argv or in a file kept on disk.
 //!
 //! Wiring into `up` (SSH side, not here):
-//! 1. per host: run [`host_probe_script`]`(&`[`probe_files`]`(inv, h), `[`probe_vip`]`(inv))`
+//! 1. per host: run [`host_probe_script`]`(&`[`probe_files`]`(h), `[`probe_vip`]`(inv))`
 //!    as root, parse with [`parse_host_probe`];
 //! 2. on [`ClusterState::api_probe_host`] (if any): run [`api_probe_script`], parse with
 //!    [`parse_api_probe`]; read the local kubeconfig with [`kubeconfig_server`];
-//! 3. [`plan_cluster`] -> steps; run them by ascending `wave` (steps of one wave may run in
+//! 3. an operation's plan -> steps; run them by ascending `wave` (steps of one wave may run in
 //!    parallel): `Generate(i)` -> [`RuntimeValues::generate`]; `Script` -> stdin from
 //!    [`RuntimeValues::stdin_for`], then [`RuntimeValues::record`] the stdout when `capture`
 //!    is set; `FetchKubeconfig` -> write stdout to `local_path` with mode 0600.
 //! 4. Never log the stdout of a step with `capture = EncryptionKey` or of `FetchKubeconfig`;
 //!    kubeadm's own output is redacted by the scripts (it prints join commands).
 
+pub mod context;
 pub mod day2;
-pub mod plan;
+pub mod planners;
 pub mod render;
 pub mod runtime;
 pub mod scripts;
 pub mod state;
+pub mod step;
+pub mod version;
+pub mod waves;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
 
-pub use day2::{plan_remove_node, plan_reset};
-pub use plan::{ClusterAction, ClusterStep, StepKind, plan_cluster};
 pub use render::{
     RenderOptions, RenderedFile, render_cluster_files, render_files, render_files_with,
 };
@@ -37,6 +41,8 @@ pub use state::{
     ApiProbe, ClusterState, HostClusterFacts, api_probe_script, host_probe_script,
     kubeconfig_server, parse_api_probe, parse_host_probe, probe_files, probe_vip,
 };
+pub use step::{ClusterAction, ClusterStep, StepKind};
+pub use version::VersionChange;
 
 /// Errors of the cluster phases; each names the host (`-` for cluster-wide) and the file/step.
 #[derive(Debug, thiserror::Error)]
@@ -55,4 +61,7 @@ pub enum ClusterError {
         what: String,
         reason: String,
     },
+    /// A playbook the operation reads (names host, file and step itself).
+    #[error(transparent)]
+    Playbook(#[from] crate::phases::PlanError),
 }

@@ -23,9 +23,6 @@ pub const ENCRYPTION_CONFIG: &str = "/etc/kubernetes/enc/encryption-config.yaml"
 pub const ADMISSION_CONFIG: &str = "/etc/kubernetes/admission/admission-config.yaml";
 pub const AUTHN_CONFIG: &str = "/etc/kubernetes/auth/authentication-config.yaml";
 pub const KUBE_VIP_MANIFEST: &str = "/etc/kubernetes/manifests/kube-vip.yaml";
-pub const HAPROXY_CFG: &str = "/etc/haproxy/haproxy.cfg";
-pub const KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
-pub const KEEPALIVED_CHECK: &str = "/etc/keepalived/check_haproxy.sh";
 /// Where cluster-wide manifests are kept on the control plane that applies them.
 pub const MANIFEST_DIR: &str = "/etc/kubernetes/otp-provision";
 pub const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
@@ -121,18 +118,6 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "kubeadm/join.yaml.tera",
         include_str!("../../../templates/kubeadm/join.yaml.tera"),
-    ),
-    (
-        "lb/haproxy.cfg.tera",
-        include_str!("../../../templates/lb/haproxy.cfg.tera"),
-    ),
-    (
-        "lb/keepalived.conf.tera",
-        include_str!("../../../templates/lb/keepalived.conf.tera"),
-    ),
-    (
-        "lb/check_haproxy.sh.tera",
-        include_str!("../../../templates/lb/check_haproxy.sh.tera"),
     ),
     (
         "lb/kube-vip.yaml.tera",
@@ -234,22 +219,6 @@ pub fn k8s_minor(inv: &Inventory) -> (u32, u32) {
 /// kubeadm >= 1.29 writes `super-admin.conf` and makes `admin.conf` usable only after init.
 pub fn uses_super_admin(inv: &Inventory) -> bool {
     k8s_minor(inv) >= (1, 29)
-}
-
-/// Hosts running haproxy + keepalived: the load-balancer hosts, or the control planes when
-/// there are none. Empty for other endpoint modes.
-pub fn lb_hosts(inv: &Inventory) -> Vec<&Host> {
-    match inv.cluster.endpoint.as_ref().map(|e| e.mode) {
-        Some(EndpointMode::HaproxyKeepalived) => {
-            let lbs: Vec<&Host> = inv.load_balancers().collect();
-            if lbs.is_empty() {
-                inv.control_planes().collect()
-            } else {
-                lbs
-            }
-        }
-        _ => Vec::new(),
-    }
 }
 
 /// `host:port` clients and joining nodes use to reach the API server.
@@ -508,62 +477,6 @@ fn vip_interface(
         })
 }
 
-/// haproxy.cfg, keepalived.conf and keepalived's check script for one load-balancer host.
-pub fn lb_files(
-    inv: &Inventory,
-    host: &Host,
-    opts: &RenderOptions,
-) -> Result<Vec<RenderedFile>, ClusterError> {
-    check_endpoint(inv)?;
-    let e = inv
-        .cluster
-        .endpoint
-        .as_ref()
-        .ok_or_else(|| config_err(&host.name, "haproxy-keepalived needs cluster.endpoint"))?;
-    let lbs = lb_hosts(inv);
-    let index = lbs
-        .iter()
-        .position(|h| h.name == host.name)
-        .ok_or_else(|| config_err(&host.name, "not a load-balancer host of this cluster"))?;
-    let interface = vip_interface(inv, host, opts)?;
-    // Priorities fall by one in host order; the check weight exceeds their spread so a host
-    // with a dead haproxy ranks below every healthy one.
-    let spread = lbs.len() as u32;
-    let ctx = json!({
-        "cluster_name": inv.cluster.name,
-        "node": node_ctx(host)?,
-        "bind_address": "*",
-        "frontend_port": e.port,
-        "apiserver_port": APISERVER_PORT,
-        "backends": inv.control_planes().map(|cp| json!({"name": cp.name, "address": cp.node_ip()})).collect::<Vec<_>>(),
-        "instance_name": "VI_KUBE_API",
-        "state": if index == 0 { "MASTER" } else { "BACKUP" },
-        "interface": interface,
-        "virtual_router_id": inv.cluster.load_balancer.virtual_router_id,
-        "priority": 150 - index as u32,
-        "check_weight": spread + 10,
-        "peers": lbs.iter().filter(|h| h.name != host.name).map(|h| h.node_ip()).collect::<Vec<_>>(),
-        "vip": e.address,
-    });
-    Ok(vec![
-        RenderedFile::new(
-            HAPROXY_CFG,
-            render(&host.name, "lb/haproxy.cfg.tera", &ctx)?,
-            "0644",
-        ),
-        RenderedFile::new(
-            KEEPALIVED_CONF,
-            render(&host.name, "lb/keepalived.conf.tera", &ctx)?,
-            "0644",
-        ),
-        RenderedFile::new(
-            KEEPALIVED_CHECK,
-            render(&host.name, "lb/check_haproxy.sh.tera", &ctx)?,
-            "0755",
-        ),
-    ])
-}
-
 /// The kube-vip static pod for one control plane. `bootstrap`: mount `super-admin.conf`
 /// (init node during `kubeadm init` on >= 1.29), else `admin.conf`.
 pub fn kube_vip_manifest(
@@ -668,7 +581,8 @@ fn authn_config(inv: &Inventory, host: &Host) -> Result<RenderedFile, ClusterErr
     ))
 }
 
-/// Every file the cluster phases write to `host`, in the order they are needed.
+/// Every file the cluster phases write to `host`, in the order they are needed (haproxy and
+/// keepalived are node steps: playbooks/endpoint.toml).
 /// Equivalent to [`render_files_with`] with default options (init node = first control plane,
 /// VIP interface only from the inventory).
 pub fn render_files(inv: &Inventory, host: &Host) -> Result<Vec<RenderedFile>, ClusterError> {
@@ -683,11 +597,6 @@ pub fn render_files_with(
     check_endpoint(inv)?;
     let mut files = Vec::new();
     let mode = inv.cluster.endpoint.as_ref().map(|e| e.mode);
-    if mode == Some(EndpointMode::HaproxyKeepalived)
-        && lb_hosts(inv).iter().any(|h| h.name == host.name)
-    {
-        files.extend(lb_files(inv, host, opts)?);
-    }
     let is_cp = host.has_role(Role::ControlPlane);
     if is_cp {
         files.extend(security_files(inv, host)?);
@@ -855,9 +764,31 @@ mod tests {
         }
     }
 
+    /// haproxy/keepalived of the endpoint playbook join the export, so the validation covers
+    /// every file a node of the case gets.
+    fn export_endpoint(case: &str, inv: &Inventory) {
+        if std::env::var("OTP_RENDER_OUT").is_err() {
+            return;
+        }
+        let books = crate::playbook::Playbooks::embedded().unwrap();
+        let (files, _) = crate::render::host_files(inv, &books).unwrap();
+        let files: Vec<(String, RenderedFile)> = files
+            .into_iter()
+            .filter(|f| {
+                f.path.starts_with("/etc/haproxy/") || f.path.starts_with("/etc/keepalived/")
+            })
+            .map(|f| {
+                let content = String::from_utf8(f.content).unwrap();
+                (f.host, RenderedFile::new(&f.path, content, &f.mode))
+            })
+            .collect();
+        export(case, &files);
+    }
+
     fn snapshot_case(case: &str, inv: &Inventory) {
         let files = all_files(inv);
         export(case, &files);
+        export_endpoint(case, inv);
         let index: Vec<String> = files
             .iter()
             .map(|(h, f)| {
@@ -951,10 +882,8 @@ mod tests {
             ]
         );
         assert_eq!(paths("w-1"), [JOIN_CONFIG]);
-        assert_eq!(
-            paths("lb-2"),
-            [HAPROXY_CFG, KEEPALIVED_CONF, KEEPALIVED_CHECK]
-        );
+        // haproxy and keepalived are written by the endpoint playbook.
+        assert!(paths("lb-2").is_empty());
         // Another init node (one that already has admin.conf) gets the init config instead.
         let opts = RenderOptions {
             init_node: Some("cp-2".into()),
@@ -989,14 +918,8 @@ mod tests {
     }
 
     #[test]
-    fn haproxy_on_control_planes_listens_on_the_endpoint_port() {
+    fn endpoint_port_reaches_the_kubeadm_config() {
         let inv = fixtures::lb_on_control_planes();
-        let cp3 = render_files(&inv, inv.host("cp-3").unwrap()).unwrap();
-        let haproxy = cp3.iter().find(|f| f.path == HAPROXY_CFG).unwrap();
-        assert!(haproxy.content.contains("bind *:8443"));
-        assert!(haproxy.content.contains("server cp-1 10.0.0.11:6443 check"));
-        let ka = cp3.iter().find(|f| f.path == KEEPALIVED_CONF).unwrap();
-        assert!(ka.content.contains("state BACKUP") && ka.content.contains("priority 148"));
         let init = render_files(&inv, inv.host("cp-1").unwrap()).unwrap();
         assert!(
             init.last()
@@ -1024,20 +947,21 @@ mod tests {
             "{err}"
         );
 
-        let mut inv = fixtures::ha();
+        let mut inv = fixtures::kube_vip();
         inv.cluster.endpoint.as_mut().unwrap().interface = None;
-        let err = render_files(&inv, inv.host("lb-1").unwrap()).unwrap_err();
+        let err = render_files(&inv, inv.host("cp-2").unwrap()).unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("lb-1: the VIP interface is unknown"),
+                .starts_with("cp-2: the VIP interface is unknown"),
             "{err}"
         );
         let opts = RenderOptions {
             vip_interface: Some("bond0".into()),
             ..Default::default()
         };
-        let files = render_files_with(&inv, inv.host("lb-1").unwrap(), &opts).unwrap();
-        assert!(files[1].content.contains("interface bond0"));
+        let files = render_files_with(&inv, inv.host("cp-2").unwrap(), &opts).unwrap();
+        let kv = files.iter().find(|f| f.path == KUBE_VIP_MANIFEST).unwrap();
+        assert!(kv.content.contains("value: \"bond0\""), "{}", kv.content);
 
         let mut inv = fixtures::ha();
         inv.cluster.endpoint = None;

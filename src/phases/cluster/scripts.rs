@@ -9,10 +9,7 @@ use super::render::{
     SUPER_ADMIN_CONF, TOKEN_DESCRIPTION,
 };
 use super::runtime::RuntimeInput;
-
-fn q(s: &str) -> String {
-    shell_escape::unix::escape(s.into()).into_owned()
-}
+use crate::shell::q;
 
 const HEAD: &str = "set -eu\numask 077\n";
 
@@ -103,28 +100,6 @@ pub fn write_files(files: &[RenderedFile]) -> (String, Vec<RuntimeInput>) {
 
 const PRINT_CA_HASH: &str = "printf 'sha256:%s\\n' \"$(openssl x509 -pubkey -noout -in /etc/kubernetes/pki/ca.crt \
 | openssl pkey -pubin -outform der 2>/dev/null | openssl dgst -sha256 -hex | sed 's/^.* //')\"\n";
-
-/// haproxy + keepalived: install when missing (before writing, so the packages never meet a
-/// foreign config file), write configs, check, enable, reload.
-pub fn load_balancer(files: &[RenderedFile]) -> String {
-    let mut s = String::from(HEAD);
-    s.push_str(
-        "if ! command -v haproxy >/dev/null || ! command -v keepalived >/dev/null; then\n  \
-           if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y haproxy keepalived\n  \
-           else dnf install -y haproxy keepalived; fi\n\
-         fi\n",
-    );
-    for f in files {
-        s.push_str(&write_file(f));
-    }
-    s.push_str(
-        "haproxy -c -f /etc/haproxy/haproxy.cfg >/dev/null\n\
-         systemctl enable haproxy keepalived\n\
-         systemctl reload-or-restart haproxy\n\
-         systemctl restart keepalived\n",
-    );
-    s
-}
 
 /// `kubeadm reset` of a host holding a partial init/join, plus what reset leaves behind
 /// that would break the next join (kubeadm.md 4.4).
@@ -515,19 +490,12 @@ mod tests {
         let kv = render::kube_vip_manifest(&inv, cp2, &RenderOptions::default(), false).unwrap();
         let init_cfg = render::init_config(&inv, inv.host("cp-1").unwrap()).unwrap();
         let cni = render::render_cluster_files(&inv).unwrap().remove(0);
-        let lb = render::lb_files(
-            &fixtures::ha(),
-            fixtures::ha().host("lb-1").unwrap(),
-            &RenderOptions::default(),
-        )
-        .unwrap();
         let scripts = [
             init(&init_cfg).0,
             join("cp-2", &join_cfg, true, Some(&kv)).0,
             create_token(3600).0,
             upload_certs(&init_cfg).0,
             init_addons(&init_cfg).0,
-            load_balancer(&lb),
             reset(),
             kube_vip_to_admin_conf(),
             restart_apiserver("10.0.0.11"),
@@ -541,7 +509,7 @@ mod tests {
             read_encryption_key(),
             crate::phases::cluster::state::host_probe_script(&["/etc/a"], Some("10.0.0.100")),
             crate::phases::cluster::state::api_probe_script(),
-            crate::phases::cluster::day2::teardown_script(),
+            crate::phases::cluster::planners::teardown::teardown_script(),
         ];
         if let Ok(dir) = std::env::var("OTP_SCRIPTS_OUT") {
             std::fs::create_dir_all(&dir).unwrap();
@@ -604,7 +572,6 @@ mod tests {
         let cp1 = inv.host("cp-1").unwrap();
         let mut files = security_files(&inv, cp1).unwrap();
         files.retain(|f| f.secrets.is_empty());
-        files.extend(render::lb_files(&inv, cp1, &RenderOptions::default()).unwrap());
         let sb = Sandbox::new("");
         let localised: Vec<RenderedFile> = files
             .iter()

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ClusterError;
 use super::render::{ADMIN_CONF, KUBE_VIP_MANIFEST, SUPER_ADMIN_CONF, TOKEN_DESCRIPTION};
-use crate::inventory::{Inventory, Role};
+use crate::inventory::{Host, Inventory, Role};
 
 /// What one host reports about its kubeadm / load-balancer state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -76,8 +76,8 @@ impl HostClusterFacts {
 /// Output: `key=value` lines, `file <sha256> <path>` and `mtime <secs> <path>` lines; parsed by
 /// [`parse_host_probe`].
 pub fn host_probe_script(files: &[&str], vip: Option<&str>) -> String {
+    use crate::shell::q;
     use std::fmt::Write;
-    let q = |s: &str| shell_escape::unix::escape(s.into()).into_owned();
     let mut s = String::from(
         "set -u\n\
          b() { if [ -e \"$2\" ]; then echo \"$1=1\"; else echo \"$1=0\"; fi; }\n\
@@ -135,12 +135,9 @@ pub fn host_probe_script(files: &[&str], vip: Option<&str>) -> String {
 
 /// Managed files whose sha256 the planner compares on `host` (argument for
 /// [`host_probe_script`]).
-pub fn probe_files(inv: &Inventory, host: &crate::inventory::Host) -> Vec<String> {
+pub fn probe_files(host: &crate::inventory::Host) -> Vec<String> {
     use super::render::*;
     let mut v = Vec::new();
-    if lb_hosts(inv).iter().any(|h| h.name == host.name) {
-        v.extend([HAPROXY_CFG, KEEPALIVED_CONF, KEEPALIVED_CHECK].map(String::from));
-    }
     if host.has_role(Role::ControlPlane) {
         v.extend(
             [
@@ -565,6 +562,27 @@ impl ClusterState {
             .collect()
     }
 
+    /// The only host holding kubeadm credentials (admin.conf or kubelet.conf), when it is a
+    /// control plane: what an interrupted `kubeadm init` leaves, before anything joined.
+    pub fn lone_control_plane_holder<'a>(&self, inv: &'a Inventory) -> Option<&'a Host> {
+        let mut holders = inv.hosts.iter().filter(|h| {
+            self.host(&h.name)
+                .is_some_and(|f| f.admin_conf || f.kubelet_conf)
+        });
+        let (Some(h), None) = (holders.next(), holders.next()) else {
+            return None;
+        };
+        h.has_role(Role::ControlPlane).then_some(h)
+    }
+
+    /// The control plane of an interrupted `kubeadm init` whose API never answered: the lone
+    /// holder, and etcd never stored data there. Nothing can be lost by resetting it, so a
+    /// failed API probe there is not a reason to refuse planning.
+    pub fn unfinished_init_without_data<'a>(&self, inv: &'a Inventory) -> Option<&'a str> {
+        let h = self.lone_control_plane_holder(inv)?;
+        (!self.host(&h.name)?.etcd_data).then_some(h.name.as_str())
+    }
+
     /// Where to run the API probe: the first control plane that has admin.conf.
     pub fn api_probe_host<'a>(&self, inv: &'a Inventory) -> Option<&'a str> {
         inv.control_planes()
@@ -600,6 +618,61 @@ impl ClusterState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unfinished_init_without_data_is_the_lone_control_plane_holder() {
+        let inv = super::super::fixtures::ha();
+        let cp = |admin: bool, kubelet: bool, etcd: bool| HostClusterFacts {
+            admin_conf: admin,
+            kubelet_conf: kubelet,
+            etcd_data: etcd,
+            ..Default::default()
+        };
+        let state = |hosts: &[(&str, HostClusterFacts)]| ClusterState {
+            hosts: hosts
+                .iter()
+                .map(|(n, f)| (n.to_string(), f.clone()))
+                .collect(),
+            ..Default::default()
+        };
+        for (what, st, want) in [
+            (
+                "nothing yet",
+                state(&[("cp-1", cp(false, false, false))]),
+                None,
+            ),
+            (
+                "init killed before etcd stored data",
+                state(&[("cp-1", cp(true, true, false))]),
+                Some("cp-1"),
+            ),
+            (
+                "admin.conf only",
+                state(&[("cp-1", cp(true, false, false))]),
+                Some("cp-1"),
+            ),
+            (
+                "etcd holds data: never reset without the API's word",
+                state(&[("cp-1", cp(true, true, true))]),
+                None,
+            ),
+            (
+                "another host holds credentials: something joined",
+                state(&[
+                    ("cp-1", cp(true, true, false)),
+                    ("w-1", cp(false, true, false)),
+                ]),
+                None,
+            ),
+            (
+                "the holder is a worker",
+                state(&[("w-1", cp(false, true, false))]),
+                None,
+            ),
+        ] {
+            assert_eq!(st.unfinished_init_without_data(&inv), want, "{what}");
+        }
+    }
 
     const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
@@ -746,11 +819,12 @@ daemonset.apps/kube-proxy
     fn helpers_for_the_probe_and_the_local_kubeconfig() {
         use crate::phases::cluster::fixtures;
         let inv = fixtures::ha();
-        assert_eq!(probe_files(&inv, inv.host("lb-1").unwrap()).len(), 3);
-        assert_eq!(probe_files(&inv, inv.host("cp-1").unwrap()).len(), 4);
-        assert!(probe_files(&inv, inv.host("w-1").unwrap()).is_empty());
+        // haproxy/keepalived files are node facts of the endpoint playbook, not probed here.
+        assert!(probe_files(inv.host("lb-1").unwrap()).is_empty());
+        assert_eq!(probe_files(inv.host("cp-1").unwrap()).len(), 4);
+        assert!(probe_files(inv.host("w-1").unwrap()).is_empty());
         let inv = fixtures::lb_on_control_planes();
-        assert_eq!(probe_files(&inv, inv.host("cp-2").unwrap()).len(), 7);
+        assert_eq!(probe_files(inv.host("cp-2").unwrap()).len(), 4);
         assert_eq!(probe_vip(&inv), Some("10.0.0.100"));
         assert_eq!(probe_vip(&fixtures::external()), None);
         let kc = "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: X\n    server: https://10.0.0.100:6443\n  name: k\n";

@@ -247,6 +247,7 @@ impl Sshd {
             sudo_password_env: None,
             connect_timeout: Duration::from_secs(10),
             command_timeout: Duration::from_secs(60),
+            lock_wait: Duration::from_secs(600),
             via: None,
         }
     }
@@ -434,7 +435,7 @@ pub fn ensure_sudo_users() {
 }
 
 /// Sets up the `sshd-otptest` PAM service: google-authenticator TOTP with [`OTP_SECRET`] for
-/// [`ROOT_USER`]. Returns the sshd program to start (a symlink to sshd).
+/// [`ROOT_USER`] and [`SUDO_PW_USER`]. Returns the sshd program to start (a symlink to sshd).
 pub fn ensure_pam_otp() -> PathBuf {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
@@ -446,9 +447,12 @@ pub fn ensure_pam_otp() -> PathBuf {
         std::fs::create_dir_all(OTP_DIR).unwrap();
         std::fs::set_permissions(OTP_DIR, std::fs::Permissions::from_mode(0o700)).unwrap();
         // No DISALLOW_REUSE and no RATE_LIMIT: tests log in several times within 30 s.
-        let secret_file = format!("{OTP_DIR}/{ROOT_USER}.google_authenticator");
-        std::fs::write(&secret_file, format!("{OTP_SECRET}\n\" TOTP_AUTH\n")).unwrap();
-        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        for user in [ROOT_USER, SUDO_PW_USER] {
+            let secret_file = format!("{OTP_DIR}/{user}.google_authenticator");
+            std::fs::write(&secret_file, format!("{OTP_SECRET}\n\" TOTP_AUTH\n")).unwrap();
+            std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600))
+                .unwrap();
+        }
         std::fs::write(
             OTP_PAM_SERVICE,
             format!(
