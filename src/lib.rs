@@ -22,6 +22,8 @@ pub mod run;
 pub mod secret;
 pub mod shell;
 pub mod ssh;
+#[cfg(test)]
+mod test_skip;
 
 /// Documented process exit codes (README "Exit codes").
 pub mod exit {

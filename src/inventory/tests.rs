@@ -255,6 +255,18 @@ fn malformed() -> Vec<Case> {
             1,
         ),
         case(
+            // Loopback is no exception: test rigs give each host its own node_ip.
+            "two sshd on loopback without node_ip",
+            min_plus(
+                "ssh = { port = 2201 }\n[[host]]\nname = \"w1\"\naddress = \"127.0.0.1\"\nroles = [\"worker\"]\nssh = { port = 2202 }\n",
+            )
+            .replace("10.0.0.11", "127.0.0.1"),
+            "11:11",
+            "node IP 127.0.0.1 is already used by host `cp1`",
+            "every node needs its own IP: set node_ip (first at line 6)",
+            1,
+        ),
+        case(
             "undefined group that would have given the roles",
             MIN.replace("roles = [\"control-plane\"]", "group = \"cp\""),
             "7:9",
@@ -1421,7 +1433,7 @@ fn every_shipped_inventory_loads_cleanly() {
 }
 
 #[test]
-fn ipv6_clusters_and_loopback_test_rigs_load() {
+fn ipv6_clusters_and_loopback_test_rigs_with_node_ips_load() {
     let v6 = MIN
         .replace(
             "[[host]]",
@@ -1430,15 +1442,20 @@ fn ipv6_clusters_and_loopback_test_rigs_load() {
         .replace("10.0.0.11", "fd00:1::11");
     let inv = ok(&v6).inventory;
     assert_eq!(inv.hosts[0].node_ip(), "fd00:1::11");
-    // Integration tests run several sshd on 127.0.0.1, told apart by port only.
+    // Integration tests run several sshd on 127.0.0.1, told apart by port, each host with a
+    // node_ip of its own (the duplicate node-IP check has no loopback exception).
     let rig = min_plus(
-        "ssh = { port = 2201 }\n[[host]]\nname = \"w1\"\naddress = \"127.0.0.1\"\nroles = [\"worker\"]\nssh = { port = 2202 }\n",
+        "node_ip = \"192.0.2.1\"\nssh = { port = 2201 }\n[[host]]\nname = \"w1\"\naddress = \"127.0.0.1\"\nnode_ip = \"192.0.2.2\"\nroles = [\"worker\"]\nssh = { port = 2202 }\n",
     )
     .replace("10.0.0.11", "127.0.0.1");
     let inv = ok(&rig).inventory;
     assert_eq!(
         inv.hosts.iter().map(|h| h.ssh.port).collect::<Vec<_>>(),
         [2201, 2202]
+    );
+    assert_eq!(
+        inv.hosts.iter().map(|h| h.node_ip()).collect::<Vec<_>>(),
+        ["192.0.2.1", "192.0.2.2"]
     );
 }
 

@@ -9,7 +9,18 @@ use predicates::prelude::*;
 use crate::cli::bin;
 use crate::support::sshd::{self, ROOT_USER, Sshd};
 
+/// The loopback "hosts" of these tests are this machine, so every run's privileged commands
+/// take its one host lock (/run/otp-provision.lock). A run that waited for another test's
+/// command reads facts a second time, which the round-trip counts here would take for a
+/// regression: runs against this machine take turns.
+static THIS_MACHINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn this_machine() -> std::sync::MutexGuard<'static, ()> {
+    THIS_MACHINE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 struct Rig {
+    _turn: std::sync::MutexGuard<'static, ()>,
     servers: Vec<Sshd>,
     dir: tempfile::TempDir,
     inventory: PathBuf,
@@ -23,6 +34,7 @@ fn rig() -> Option<Rig> {
     if !sshd::available() {
         return None;
     }
+    let turn = this_machine();
     let servers = vec![Sshd::start(), Sshd::start()];
     let dir = tempfile::tempdir().unwrap();
     let kh = dir.path().join("known_hosts");
@@ -56,9 +68,14 @@ state_dir = "{state}"
             s.dir.path().join("authorized_keys"),
         )
         .unwrap();
+        // One sshd each on loopback, told apart by port; every node has its own (documentation
+        // range) node IP, as the inventory requires.
         inv.push_str(&format!(
-            "\n[[host]]\nname = \"{}\"\naddress = \"127.0.0.1\"\nroles = [\"{}\"]\nssh = {{ port = {} }}\n",
-            names[i], roles[i], s.port
+            "\n[[host]]\nname = \"{}\"\naddress = \"127.0.0.1\"\nnode_ip = \"192.0.2.{}\"\nroles = [\"{}\"]\nssh = {{ port = {} }}\n",
+            names[i],
+            i + 1,
+            roles[i],
+            s.port
         ));
     }
     let inventory = dir.path().join("cluster.toml");
@@ -99,6 +116,7 @@ template = "test-greeting.conf"
     )
     .unwrap();
     Some(Rig {
+        _turn: turn,
         servers,
         dir,
         inventory,
@@ -261,6 +279,7 @@ fn no_password_or_otp_in_any_output_or_journal() {
     if !sshd::available() {
         return;
     }
+    let _turn = this_machine();
     sshd::ensure_sudo_users();
     let program = sshd::ensure_pam_otp();
     let s = Sshd::start_with(sshd::Options {

@@ -4,7 +4,8 @@
 //! Needs a Docker engine and root (debootstrap, chroot). Outside CI the test skips with a
 //! message when Docker is missing; with CI set it fails instead.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
 use otp_provision::lab::{self, UpParams};
 
@@ -94,26 +95,12 @@ fn lab_lifecycle() {
     ed25519.dedup();
     assert_eq!(ed25519.len(), 3, "host keys must differ per node");
 
-    // Key-only login: the lab key removed, nothing else gets in.
-    let o = Command::new("ssh")
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "PreferredAuthentications=password,keyboard-interactive",
-            "-o",
-        ])
-        .arg(format!(
-            "UserKnownHostsFile={}",
-            dir.join("known_hosts").display()
-        ))
-        .arg(format!("otp@{}", addr("w1")))
-        .arg("true")
-        .output()
-        .unwrap();
-    assert!(!o.status.success(), "password login must be refused");
+    // Key-only login: a real password is offered and refused. The account gets a password
+    // first (a locked one would be refused whatever sshd allows), then sshpass offers it by
+    // password and keyboard-interactive with public keys off: sshd must refuse, offering only
+    // publickey. Control: with password authentication switched on in the node's sshd, the same
+    // command gets in, so the refusal is the server's policy and not a client that never tried.
+    password_login_is_refused(dir, &addr("w1"));
 
     // Packages: only the lab repository. The node cannot reach the Debian archive...
     let o = ssh(
@@ -173,6 +160,12 @@ fn lab_lifecycle() {
     assert!(o.starts_with("active\n1.33.4-"), "{o}");
     assert!(o.contains("kubeadm"), "{o}");
 
+    // A real systemd node converges, and drift is repaired (formerly the opt-in docker_node
+    // engine test, now through the binary and SSH): an extra playbook with a service, its config
+    // file (notify), a held package, a sysctl, a module, swap off and a guarded command.
+    let cluster = inv["cluster"]["name"].as_str().unwrap();
+    site_playbook_converges_and_repairs_drift(dir, &inventory, &addr("w1"), cluster);
+
     // Faults: a stopped node is unreachable, and comes back with the same host key.
     lab::stop(&opts, "w1").unwrap();
     let o = otp(&["facts"]).output().unwrap();
@@ -222,4 +215,247 @@ fn lab_lifecycle() {
     assert_eq!(labelled(&["network", "ls"]), "");
     assert!(!dir.join("inventory.toml").exists());
     drop(guard);
+}
+
+/// `sshpass -p PASSWORD ssh` as the lab user with password/keyboard-interactive only.
+fn password_login(dir: &Path, address: &str, password: &str) -> Output {
+    Command::new("sshpass")
+        .args(["-p", password, "ssh"])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+            "-o",
+            "PubkeyAuthentication=no",
+            "-o",
+            "PreferredAuthentications=password,keyboard-interactive",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+            "-o",
+            "ConnectTimeout=5",
+            "-o",
+        ])
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            dir.join("known_hosts").display()
+        ))
+        .arg(format!("otp@{address}"))
+        .arg("echo logged-in")
+        .output()
+        .expect("run sshpass")
+}
+
+fn password_login_is_refused(dir: &Path, address: &str) {
+    if Command::new("sshpass").arg("-V").output().is_err() {
+        crate::support::skip(
+            "sshpass missing (apt-get install sshpass): password refusal not proven",
+        );
+        return;
+    }
+    let password = format!("otp-lab-Pw-{}", std::process::id());
+    ok(&ssh(
+        dir,
+        address,
+        &format!("printf '%s\\n' 'otp:{password}' | sudo chpasswd"),
+    ));
+    let o = password_login(dir, address, &password);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("logged-in"),
+        "password login must be refused: {stderr}"
+    );
+    assert!(
+        stderr.contains("Permission denied (publickey)"),
+        "sshd must offer publickey only: {stderr}"
+    );
+    // Control: the node's sshd allowing passwords lets the same login in. (A reload of sshd
+    // may close the session that asks for it: its exit status is not the test.)
+    let allow = "/etc/ssh/sshd_config.d/00-otp-test-password.conf";
+    ok(&ssh(
+        dir,
+        address,
+        &format!("printf 'PasswordAuthentication yes\\n' | sudo tee {allow} >/dev/null"),
+    ));
+    let _ = ssh(dir, address, "sudo systemctl reload ssh");
+    let mut control = password_login(dir, address, &password);
+    for _ in 0..40 {
+        if control.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        control = password_login(dir, address, &password);
+    }
+    assert!(ok(&control).contains("logged-in"));
+    // Back to key-only, account locked again, for the rest of the test.
+    ok(&ssh(
+        dir,
+        address,
+        &format!("sudo rm {allow} && sudo passwd -q -l otp"),
+    ));
+    let _ = ssh(dir, address, "sudo systemctl reload ssh");
+    let mut restored = ssh(dir, address, "true");
+    for _ in 0..40 {
+        if restored.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        restored = ssh(dir, address, "true");
+    }
+    ok(&restored);
+    assert!(!password_login(dir, address, &password).status.success());
+}
+
+const SITE: &str = r#"
+phase = "site"
+
+[[step]]
+id = "swap"
+kind = "swap"
+off = true
+
+[[step]]
+id = "modules"
+kind = "module"
+names = ["overlay"]
+file = "/etc/modules-load.d/otp-test.conf"
+
+[[step]]
+id = "sysctl"
+kind = "sysctl"
+file = "/etc/sysctl.d/99-otp-test.conf"
+values = { "net.ipv4.ip_forward" = "1" }
+
+[[step]]
+id = "procps"
+kind = "package"
+names = ["procps"]
+hold = true
+
+[[step]]
+id = "unit"
+kind = "file"
+path = "/etc/systemd/system/otp-test.service"
+content = "[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n"
+
+[[step]]
+id = "app-config"
+kind = "file"
+path = "/etc/otp-test/app.conf"
+content = "node {{ host.name }} in {{ cluster.name }}\n"
+mode = "0600"
+notify = ["otp-test"]
+
+[[step]]
+id = "service"
+kind = "service"
+name = "otp-test"
+enabled = true
+state = "running"
+
+[[step]]
+id = "marker"
+kind = "command"
+run = "touch /var/lib/otp-test-marker"
+unless = "test -e /var/lib/otp-test-marker"
+"#;
+
+/// Ids of the site steps `plan` says must change on `host`.
+fn site_changes(otp: &dyn Fn(&[&str]) -> Output, host: &str) -> Vec<String> {
+    let o = otp(&["--output", "json", "plan", "--limit", host]);
+    let v: serde_json::Value = serde_json::from_slice(ok(&o).as_bytes()).unwrap();
+    v["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["host"] == host)
+        .flat_map(|h| h["steps"].as_array().unwrap().iter())
+        .filter(|s| s["change"] == true)
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn site_playbook_converges_and_repairs_drift(
+    dir: &Path,
+    inventory: &Path,
+    address: &str,
+    cluster: &str,
+) {
+    let books = dir.join("site-playbooks");
+    std::fs::create_dir_all(&books).unwrap();
+    std::fs::write(books.join("site.toml"), SITE).unwrap();
+    let otp = |args: &[&str]| -> Output {
+        assert_cmd::Command::cargo_bin("otp-provision")
+            .unwrap()
+            .env("NO_COLOR", "1")
+            .arg("-i")
+            .arg(inventory)
+            .arg("--playbooks")
+            .arg(&books)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let first = site_changes(&otp, "w1");
+    for id in [
+        "site/app-config",
+        "site/service",
+        "site/marker",
+        "site/unit",
+    ] {
+        assert!(first.iter().any(|c| c == id), "{id} not in {first:?}");
+    }
+    let text = ok(&otp(&["up", "--yes", "--limit", "w1"]));
+    assert!(
+        text.contains("w1: ") && text.contains("to change"),
+        "{text}"
+    );
+    assert_eq!(site_changes(&otp, "w1"), Vec::<String>::new());
+    let state = ok(&ssh(
+        dir,
+        address,
+        "systemctl is-active otp-test; systemctl is-enabled otp-test; apt-mark showhold; \
+         cat /proc/sys/net/ipv4/ip_forward; test -e /var/lib/otp-test-marker && echo marker",
+    ));
+    assert!(state.starts_with("active\nenabled\n"), "{state}");
+    assert!(
+        state.contains("procps\n") && state.ends_with("1\nmarker\n"),
+        "{state}"
+    );
+
+    // Drift: the config is edited on the node; the plan rewrites it and restarts the service.
+    ok(&ssh(
+        dir,
+        address,
+        "echo drift | sudo tee /etc/otp-test/app.conf >/dev/null",
+    ));
+    assert_eq!(
+        site_changes(&otp, "w1"),
+        ["site/app-config", "site/service"]
+    );
+    let pid = || {
+        ok(&ssh(
+            dir,
+            address,
+            "systemctl show -p MainPID --value otp-test",
+        ))
+        .trim()
+        .to_string()
+    };
+    let before = pid();
+    ok(&otp(&["up", "--yes", "--limit", "w1"]));
+    assert_ne!(pid(), before, "the service must have been restarted");
+    assert_eq!(site_changes(&otp, "w1"), Vec::<String>::new());
+
+    // Interrupted run: the file was rewritten but the restart never happened; the next plan
+    // restarts the service only (the config is newer than the running service).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    ok(&ssh(
+        dir,
+        address,
+        &format!("printf 'node w1 in {cluster}\\n' | sudo tee /etc/otp-test/app.conf >/dev/null"),
+    ));
+    assert_eq!(site_changes(&otp, "w1"), ["site/service"]);
+    ok(&otp(&["up", "--yes", "--limit", "w1"]));
+    assert_eq!(site_changes(&otp, "w1"), Vec::<String>::new());
 }

@@ -149,22 +149,24 @@ files = ["{logs}/*.log"]
         kh = kh.display(),
         logs = logs.display(),
     );
-    for (s, (name, role)) in servers
-        .iter()
-        .zip([("cp1", "control-plane"), ("w1", "worker")])
-    {
+    // One sshd each on loopback, told apart by port; every node has its own (documentation
+    // range) node IP, as the inventory requires.
+    for (s, (name, role, node_ip)) in servers.iter().zip([
+        ("cp1", "control-plane", "192.0.2.1"),
+        ("w1", "worker", "192.0.2.2"),
+    ]) {
         std::fs::copy(
             servers[0].client_key.with_extension("pub"),
             s.dir.path().join("authorized_keys"),
         )
         .unwrap();
         inv.push_str(&format!(
-            "\n[[host]]\nname = \"{name}\"\naddress = \"127.0.0.1\"\nroles = [\"{role}\"]\nssh = {{ port = {} }}\n",
+            "\n[[host]]\nname = \"{name}\"\naddress = \"127.0.0.1\"\nnode_ip = \"{node_ip}\"\nroles = [\"{role}\"]\nssh = {{ port = {} }}\n",
             s.port
         ));
     }
     inv.push_str(&format!(
-        "\n[[host]]\nname = \"w2\"\naddress = \"127.0.0.1\"\nroles = [\"worker\"]\nssh = {{ port = {} }}\n",
+        "\n[[host]]\nname = \"w2\"\naddress = \"127.0.0.1\"\nnode_ip = \"192.0.2.3\"\nroles = [\"worker\"]\nssh = {{ port = {} }}\n",
         closed_port()
     ));
     let path = dir.path().join("cluster.toml");
