@@ -440,17 +440,9 @@ mod engine {
                 && (!prepared.cluster.is_empty() || prepared.addons.iter().any(|a| a.changes()))
             {
                 let obs = run::RunObserver { rep, journal: &j };
-                cluster_result = Some(rt.block_on(async {
-                    let mut n = run::cluster::execute(&prepared.cluster, &g.conns, &obs).await?;
-                    // Addons need the cluster the steps above just finished.
-                    if let Some(host) = &prepared.addon_host
-                        && prepared.addons.iter().any(|a| a.changes())
-                    {
-                        n += run::cluster::apply_addons(&prepared.addons, host, &g.conns, &obs)
-                            .await?;
-                    }
-                    Ok::<_, run::cluster::ClusterRunError>(n)
-                }));
+                // Addons come last: they need the cluster the steps before them finished.
+                cluster_result =
+                    Some(rt.block_on(crate::apply::apply_waves(&prepared.waves(), &g.conns, &obs)));
             }
             report = Some(r);
         }
@@ -566,7 +558,7 @@ mod engine {
                 "{command}: not confirmed; nothing changed (use --yes in automation)"
             )));
         }
-        let res = rt.block_on(run::cluster::execute(&steps, &g.conns, &obs));
+        let res = rt.block_on(crate::apply::apply_waves(&steps, &g.conns, &obs));
         rt.block_on(run::close_all(&g.conns));
         let ok = res.is_ok() && g.unreachable.is_empty();
         j.record(&Event::RunFinished {

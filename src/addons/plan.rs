@@ -323,16 +323,20 @@ impl AddonStep {
         Some(s)
     }
 
-    /// A `plan::Step` for the lead's plan/apply machinery (action: the apply script).
+    /// The step that applies this addon (action: the apply script); `up` sets the control
+    /// plane it runs on and its wave ([`crate::run::addon_steps`]).
     pub fn to_step(&self) -> crate::plan::Step {
         crate::plan::Step {
             phase: "addons".into(),
             id: format!("addons/{}", self.addon),
+            host: String::new(),
+            wave: 0,
+            kind: crate::plan::StepKind::Addon,
             title: format!("addon {}", self.addon),
             change: self.changes(),
             reason: self.summary(),
             action: match self.apply_script() {
-                Some(script) => crate::plan::Action::Script { script },
+                Some(script) => crate::plan::Action::script(script),
                 None => crate::plan::Action::None,
             },
         }

@@ -560,6 +560,9 @@ pub fn plan_host(
             });
         }
     }
+    for s in &mut steps {
+        s.host.clone_from(&host.name);
+    }
     Ok(HostPlan {
         host: host.name.clone(),
         steps,

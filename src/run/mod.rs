@@ -198,7 +198,7 @@ pub struct Prepared {
     /// Node-level steps (playbooks).
     pub plan: Plan,
     /// Cluster steps (kubeadm init/join, CNI, tokens, kubeconfig), in waves.
-    pub cluster: Vec<crate::phases::cluster::ClusterStep>,
+    pub cluster: Vec<Step>,
     /// Why the cluster phase was not planned, when it was not.
     pub cluster_skipped: Option<String>,
     /// Addon steps (one per addon) and the control plane they run on.
@@ -212,6 +212,32 @@ impl Prepared {
             + self.cluster.len()
             + self.addons.iter().filter(|a| a.changes()).count()
     }
+
+    /// What runs once every node step succeeded: the cluster steps, then the addons that
+    /// change ([`addon_steps`]).
+    pub fn waves(&self) -> Vec<Step> {
+        let next = self.cluster.iter().map(|s| s.wave + 1).max().unwrap_or(0);
+        let mut steps = self.cluster.clone();
+        if let Some(host) = &self.addon_host {
+            steps.extend(addon_steps(&self.addons, host, next));
+        }
+        steps
+    }
+}
+
+/// The addons that change, as steps on `host` from wave `first` on: one wave each, so they
+/// apply in order and the first failure stops the rest (an addon may need the one before it).
+pub fn addon_steps(addons: &[crate::addons::AddonStep], host: &str, first: u32) -> Vec<Step> {
+    addons
+        .iter()
+        .filter(|a| a.changes())
+        .zip(first..)
+        .map(|(a, wave)| Step {
+            host: host.to_string(),
+            wave,
+            ..a.to_step()
+        })
+        .collect()
 }
 
 pub async fn prepare(

@@ -3,7 +3,7 @@
 //!
 //! Pure parts only: [`render`] turns the inventory into the files nodes get, [`state`] parses
 //! what the probes report into a [`ClusterState`], [`context`] and [`day2`] decide once what an
-//! operation does, and the [`planners`] turn that into [`ClusterStep`]s ([`step`]). The
+//! operation does, and the [`planners`] turn that into [`crate::plan::Step`]s. The
 //! operations that list the planners are in src/operations. Steps carry their scripts as data;
 //! secrets reach them on stdin from [`RuntimeValues`], never in argv or in a file kept on disk.
 //!
@@ -23,7 +23,6 @@ pub mod context;
 pub mod day2;
 pub mod planners;
 pub mod render;
-pub mod runtime;
 pub mod scripts;
 pub mod state;
 pub mod step;
@@ -33,15 +32,14 @@ pub mod waves;
 #[cfg(test)]
 pub(crate) mod fixtures;
 
+pub use crate::runtime::{Capture, RuntimeInput, RuntimeValues};
 pub use render::{
     RenderOptions, RenderedFile, render_cluster_files, render_files, render_files_with,
 };
-pub use runtime::{Capture, RuntimeInput, RuntimeValues};
 pub use state::{
     ApiProbe, ClusterState, HostClusterFacts, api_probe_script, host_probe_script,
     kubeconfig_server, parse_api_probe, parse_host_probe, probe_files, probe_vip,
 };
-pub use step::{ClusterAction, ClusterStep, StepKind};
 pub use version::VersionChange;
 
 /// Errors of the cluster phases; each names the host (`-` for cluster-wide) and the file/step.
