@@ -328,7 +328,7 @@ mod engine {
         let addons: Vec<_> = p
             .addons
             .iter()
-            .filter(|a| a.kind != crate::addons::StepKind::Off)
+            .filter(|a| a.kind != crate::addons::AddonChange::Off)
             .collect();
         if !addons.is_empty() {
             let on = p.addon_host.as_deref().unwrap_or("-");

@@ -202,7 +202,7 @@ pub struct Prepared {
     /// Why the cluster phase was not planned, when it was not.
     pub cluster_skipped: Option<String>,
     /// Addon steps (one per addon) and the control plane they run on.
-    pub addons: Vec<crate::addons::AddonStep>,
+    pub addons: Vec<crate::addons::AddonPlan>,
     pub addon_host: Option<String>,
 }
 
@@ -227,7 +227,7 @@ impl Prepared {
 
 /// The addons that change, as steps on `host` from wave `first` on: one wave each, so they
 /// apply in order and the first failure stops the rest (an addon may need the one before it).
-pub fn addon_steps(addons: &[crate::addons::AddonStep], host: &str, first: u32) -> Vec<Step> {
+pub fn addon_steps(addons: &[crate::addons::AddonPlan], host: &str, first: u32) -> Vec<Step> {
     addons
         .iter()
         .filter(|a| a.changes())
