@@ -299,12 +299,8 @@ mod engine {
                     h.host
                 ));
             }
-            for s in &h.steps {
-                if s.change {
-                    rep.out(format!("  + {}: {}", s.title, s.reason));
-                } else if rep.verbose > 0 {
-                    rep.out(format!("  = {}: {}", s.title, s.reason));
-                }
+            for s in h.steps.iter().filter(|s| s.change || rep.verbose > 0) {
+                rep.out(s.line());
             }
         }
     }
@@ -319,23 +315,14 @@ mod engine {
             let mut steps: Vec<_> = p.cluster.iter().collect();
             steps.sort_by_key(|s| s.wave);
             for s in steps {
-                rep.out(format!(
-                    "  + [{}] {}: {}: {}",
-                    s.wave, s.host, s.title, s.reason
-                ));
+                rep.out(s.line());
             }
         }
-        let addons: Vec<_> = p
-            .addons
-            .iter()
-            .filter(|a| a.kind != crate::addons::AddonChange::Off)
-            .collect();
-        if !addons.is_empty() {
-            let on = p.addon_host.as_deref().unwrap_or("-");
-            rep.out(format!("addons (applied from {on}):"));
-            for a in addons {
-                let mark = if a.changes() { '+' } else { '=' };
-                rep.out(format!("  {mark} {}", a.summary()));
+        let addons = p.addon_steps();
+        if let Some(first) = addons.first() {
+            rep.out(format!("addons (applied from {}):", first.host));
+            for s in &addons {
+                rep.out(s.line());
             }
         }
     }
@@ -352,6 +339,7 @@ mod engine {
                 "summary": a.summary(), "changes": a.changes(),
             })).collect::<Vec<_>>(),
             "unreachable": p.gathered.unreachable,
+            "steps": p.steps().iter().map(crate::plan::Step::json).collect::<Vec<_>>(),
         })
     }
 
@@ -544,10 +532,7 @@ mod engine {
             }
         };
         for s in &steps {
-            rep.out(format!(
-                "  + [{}] {}: {}: {}",
-                s.wave, s.host, s.title, s.reason
-            ));
+            rep.out(s.line());
         }
         let confirmed = global.yes
             || (std::io::IsTerminal::is_terminal(&std::io::stdin())

@@ -177,6 +177,38 @@ impl Plan {
     }
 }
 
+impl Step {
+    /// The step's line in `plan`/`up`/day-2 output: `+` to change, `=` up to date. Node steps
+    /// are listed under their host; cluster steps name their wave and host; addon steps are
+    /// listed under the control plane they apply from and say it all in their reason.
+    pub fn line(&self) -> String {
+        let mark = if self.change { '+' } else { '=' };
+        match self.kind {
+            StepKind::Node => format!("  {mark} {}: {}", self.title, self.reason),
+            StepKind::Addon => format!("  {mark} {}", self.reason),
+            _ => format!(
+                "  {mark} [{}] {}: {}: {}",
+                self.wave, self.host, self.title, self.reason
+            ),
+        }
+    }
+
+    /// The step in the `steps` array of `plan -o json` / `up -o json`: one shape for node,
+    /// cluster and addon steps (never the action: scripts may be long, file contents secret).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "host": self.host,
+            "wave": self.wave,
+            "kind": self.kind,
+            "phase": self.phase,
+            "title": self.title,
+            "reason": self.reason,
+            "change": self.change,
+        })
+    }
+}
+
 impl HostPlan {
     pub fn changes(&self) -> usize {
         self.steps.iter().filter(|s| s.change).count()

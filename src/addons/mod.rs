@@ -25,7 +25,7 @@
 //!    order; `plan` prints [`AddonPlan::summary`] (or uses [`AddonPlan::to_step`]).
 //! 3. `up`: run each [`AddonPlan::to_step`] that changes something (its script is
 //!    [`AddonPlan::apply_script`]) as root on that control plane, one wave each after the cluster
-//!    steps ([`crate::run::addon_steps`]), stopping at the first failure (the record is written last,
+//!    steps ([`crate::run::Prepared::addon_steps`]), stopping at the first failure (the record is written last,
 //!    so a failed addon is re-planned next time). The scripts print only object and Secret names.
 //! 4. Node preparation: hosts in [`opensearch_hosts`] need `vm.max_map_count = 262144`
 //!    ([`OPENSEARCH_MAX_MAP_COUNT`]) before OpenSearch starts.
@@ -39,7 +39,7 @@ mod secrets;
 mod state;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use logging::{LogParser, log_parsers};
 pub use plan::{AddonChange, AddonPlan, ObjectChange, plan, plan_with};

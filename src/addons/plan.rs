@@ -327,7 +327,7 @@ impl AddonPlan {
     }
 
     /// The step that applies this addon (action: the apply script); `up` sets the control
-    /// plane it runs on and its wave ([`crate::run::addon_steps`]).
+    /// plane it runs on and its wave ([`crate::run::Prepared::addon_steps`]).
     pub fn to_step(&self) -> crate::plan::Step {
         crate::plan::Step {
             phase: "addons".into(),
