@@ -12,8 +12,8 @@
 //!    as root, parse with [`parse_host_probe`];
 //! 2. on [`ClusterState::api_probe_host`] (if any): run [`api_probe_script`], parse with
 //!    [`parse_api_probe`]; read the local kubeconfig with [`kubeconfig_server`];
-//! 3. an operation's plan -> steps; run them by ascending `wave` (steps of one wave may run in
-//!    parallel): `Generate(i)` -> [`RuntimeValues::generate`]; `Script` -> stdin from
+//! 3. an operation's plan -> steps; [`crate::apply::apply_waves`] runs them by ascending `wave`
+//!    (steps of one wave may run in parallel): `Generate(i)` -> [`RuntimeValues::generate`]; `Script` -> stdin from
 //!    [`RuntimeValues::stdin_for`], then [`RuntimeValues::record`] the stdout when `capture`
 //!    is set; `FetchKubeconfig` -> write stdout to `local_path` with mode 0600.
 //! 4. Never log the stdout of a step with `capture = EncryptionKey` or of `FetchKubeconfig`;
