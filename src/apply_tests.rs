@@ -620,3 +620,88 @@ unless = "test -e /var/lib/otp-test-marker"
         assert_eq!(second.changes(), 0, "{second}");
     }
 }
+
+/// Cluster and addon steps: local steps of a wave run first, a failed wave stops the run
+/// naming host and step, and no later wave starts.
+#[tokio::test]
+async fn waves_stop_after_the_first_failed_wave() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let later = dir.path().join("later");
+    std::fs::write(&first, "x").unwrap();
+    std::fs::write(&later, "x").unwrap();
+    let step = |id: &str, host: &str, wave: u32, action: Action| Step {
+        phase: "cluster".into(),
+        id: id.into(),
+        host: host.into(),
+        wave,
+        kind: StepKind::Init,
+        title: format!("title of {id}"),
+        change: true,
+        reason: "test".into(),
+        action,
+    };
+    let steps = [
+        step(
+            "cluster/later",
+            LOCAL,
+            2,
+            Action::RemoveLocal {
+                path: later.clone(),
+            },
+        ),
+        step(
+            "cluster/generate",
+            LOCAL,
+            0,
+            Action::Generate(crate::runtime::RuntimeInput::BootstrapToken),
+        ),
+        step("cluster/init/cp1", "cp1", 1, Action::script("true".into())),
+        step(
+            "cluster/first",
+            LOCAL,
+            1,
+            Action::RemoveLocal {
+                path: first.clone(),
+            },
+        ),
+    ];
+    let err = apply_waves(&steps, &BTreeMap::new(), &NoopObserver)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cp1: step cluster/init/cp1 failed: host is not connected"
+    );
+    assert!(!first.exists(), "the failed wave's local step ran");
+    assert!(later.exists(), "no wave after the failed one");
+}
+
+/// Run-time values reach a cluster step on stdin only, one per line, never in its script.
+#[test]
+fn cluster_commands_read_run_time_values_on_stdin() {
+    use crate::runtime::RuntimeInput::{BootstrapToken, CertificateKey};
+    let mut s = st("cluster/join/cp2", true);
+    s.kind = StepKind::JoinControlPlane;
+    s.action = Action::Script {
+        script: "read -r t; read -r k".into(),
+        stdin: vec![BootstrapToken, CertificateKey],
+        capture: None,
+    };
+    let mut rt = RuntimeValues::default();
+    rt.generate(BootstrapToken);
+    assert!(
+        command_with(&s, &rt).is_err(),
+        "certificate key not known yet"
+    );
+    rt.generate(CertificateKey);
+    let (_, cmd) = command_with(&s, &rt).unwrap().unwrap();
+    let want = format!(
+        "{}\n{}\n",
+        rt.get(BootstrapToken).unwrap(),
+        rt.get(CertificateKey).unwrap()
+    );
+    assert_eq!(cmd.stdin.as_deref(), Some(want.as_bytes()));
+    assert_eq!(cmd.script, "read -r t; read -r k");
+    assert_eq!(cmd.timeout, Some(CLUSTER_STEP_TIMEOUT));
+}

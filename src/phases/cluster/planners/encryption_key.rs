@@ -7,8 +7,7 @@ use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::context::UpContext;
 use crate::phases::cluster::render::ENCRYPTION_CONFIG;
 use crate::phases::cluster::scripts;
-use crate::phases::cluster::step::LOCAL;
-use crate::plan::{Action, StepKind};
+use crate::plan::{Action, LOCAL, StepKind};
 use crate::runtime::{Capture, RuntimeInput};
 
 pub fn plan(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {

@@ -7,8 +7,8 @@ use crate::phases::cluster::context::UpContext;
 use crate::phases::cluster::day2::ResetContext;
 use crate::phases::cluster::render::control_plane_endpoint;
 use crate::phases::cluster::scripts;
-use crate::phases::cluster::step::{LOCAL, kubeconfig_path};
-use crate::plan::{Action, StepKind};
+use crate::phases::cluster::step::kubeconfig_path;
+use crate::plan::{Action, LOCAL, StepKind};
 
 pub fn fetch(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {
     let server = format!("https://{}", control_plane_endpoint(ctx.inv)?);

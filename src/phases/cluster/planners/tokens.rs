@@ -4,8 +4,7 @@
 use super::{Steps, W_GENERATE};
 use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::context::UpContext;
-use crate::phases::cluster::step::LOCAL;
-use crate::plan::{Action, StepKind};
+use crate::plan::{Action, LOCAL, StepKind};
 use crate::runtime::RuntimeInput;
 
 pub fn plan(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {
