@@ -1,5 +1,10 @@
-//! Runs a [`Plan`]: steps with `change = true` in order per host, hosts in parallel (bounded).
-//! A failed step stops its host; other hosts carry on.
+//! The one executor of [`Step`]s, with two schedules:
+//! - node steps ([`apply`]): steps with `change = true` in order per host, hosts in parallel
+//!   (bounded). A failed step stops its host; other hosts carry on.
+//! - cluster and addon steps ([`apply_waves`]): wave by wave, steps of one wave in parallel; a
+//!   failure stops the run after its wave (later waves build on earlier ones).
+//!
+//! Both run a remote step through [`run_step`], so every step has the same journal path.
 //!
 //! Every remote command of a run (facts included) goes through [`exec`], which times it and
 //! reports a [`CommandRecord`] to the [`Observer`]: the journal sees everything that ran where,
@@ -7,12 +12,14 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::plan::{Action, HostPlan, Plan, Step};
+use crate::plan::{Action, HostPlan, LOCAL, Plan, Step, StepKind};
+use crate::runtime::{RuntimeError, RuntimeValues};
 use crate::shell::q;
 use crate::ssh::{Command, Connection, Output, SshError, StderrWatch};
 
@@ -369,19 +376,49 @@ pub fn write_file_script(path: &str, mode: &str, owner: &str, then: Option<&str>
     s
 }
 
-/// The remote command for a step's action (`None` for steps without one).
+/// Bounds one cluster or addon step (a control-plane join waits for etcd and the API server).
+pub const CLUSTER_STEP_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+/// The remote command for a step's action (`None` for steps without one), for steps that read
+/// no run-time value (every node step).
 pub fn command_for(step: &Step) -> Option<(String, Command)> {
-    match &step.action {
-        Action::None => None,
-        Action::Script { script } => Some((
-            "script".into(),
-            Command {
-                script: script.clone(),
-                privileged: true,
-                stdin: None,
-                timeout: Some(SCRIPT_TIMEOUT),
-            },
-        )),
+    command_with(step, &RuntimeValues::default()).ok().flatten()
+}
+
+/// The remote command for a step's action, with the run-time values it reads on stdin (they
+/// never reach the script text or argv). `None` for steps without a remote command.
+pub fn command_with(
+    step: &Step,
+    rt: &RuntimeValues,
+) -> Result<Option<(String, Command)>, RuntimeError> {
+    let timeout = Some(if step.kind == StepKind::Node {
+        SCRIPT_TIMEOUT
+    } else {
+        CLUSTER_STEP_TIMEOUT
+    });
+    let script = |script: &str, stdin: Option<Vec<u8>>| Command {
+        script: script.to_string(),
+        privileged: true,
+        stdin,
+        timeout,
+    };
+    Ok(match &step.action {
+        Action::None | Action::Generate(_) | Action::RemoveLocal { .. } => None,
+        Action::Script {
+            script: text,
+            stdin,
+            ..
+        } => {
+            let input = if stdin.is_empty() {
+                None
+            } else {
+                Some(rt.stdin_for(stdin)?.expose().as_bytes().to_vec())
+            };
+            Some(("script".into(), script(text, input)))
+        }
+        Action::FetchKubeconfig { script: text, .. } => {
+            Some(("fetch kubeconfig".into(), script(text, None)))
+        }
         Action::WriteFile {
             path,
             content,
@@ -390,14 +427,12 @@ pub fn command_for(step: &Step) -> Option<(String, Command)> {
             owner,
         } => Some((
             format!("write {path}"),
-            Command {
-                script: write_file_script(path, mode, owner, then.as_deref()),
-                privileged: true,
-                stdin: Some(content.clone()),
-                timeout: Some(SCRIPT_TIMEOUT),
-            },
+            script(
+                &write_file_script(path, mode, owner, then.as_deref()),
+                Some(content.clone()),
+            ),
         )),
-    }
+    })
 }
 
 /// What a step would run, for `plan -v` / JSON: the script, and for file writes the size of the
@@ -418,42 +453,214 @@ pub struct SshRunner<'a> {
 
 impl StepRunner for SshRunner<'_> {
     async fn run(&self, host: &str, step: &Step) -> StepResult {
-        {
-            let Some(conn) = self.conns.get(host) else {
-                return StepResult::failed(format!("{host}: no connection"));
-            };
-            let Some((label, cmd)) = command_for(step) else {
-                return StepResult {
+        let Some(conn) = self.conns.get(host) else {
+            return StepResult::failed(format!("{host}: no connection"));
+        };
+        // Node steps read no run-time value.
+        run_step(conn, step, &RuntimeValues::default(), self.observer)
+            .await
+            .0
+    }
+}
+
+/// Run one step's remote command on `conn`: the one path of node, cluster and addon steps
+/// (through [`exec`]: host lock, journal). Returns the result and, when the command ran, its
+/// output (captures and the kubeconfig are read from it).
+pub async fn run_step(
+    conn: &Connection,
+    step: &Step,
+    rt: &RuntimeValues,
+    observer: &dyn Observer,
+) -> (StepResult, Option<Output>) {
+    let (label, cmd) = match command_with(step, rt) {
+        Err(e) => return (StepResult::failed(e.to_string()), None),
+        Ok(None) => {
+            return (
+                StepResult {
                     ok: true,
                     code: Some(0),
                     duration: Duration::ZERO,
                     stderr_tail: String::new(),
                     error: None,
                     commands: Vec::new(),
-                };
-            };
-            let (res, record) = exec(conn, &step.id, &label, cmd, self.observer).await;
-            let duration = record.duration;
+                },
+                None,
+            );
+        }
+        Ok(Some(c)) => c,
+    };
+    let (res, record) = exec(conn, &step.id, &label, cmd, observer).await;
+    let duration = record.duration;
+    match res {
+        Ok(out) => (
+            StepResult {
+                ok: out.success(),
+                code: out.code,
+                duration,
+                stderr_tail: tail(&out.stderr_str(), 20),
+                error: out.signal.as_ref().map(|s| format!("killed by signal {s}")),
+                commands: vec![record],
+            },
+            Some(out),
+        ),
+        Err(e) => (
+            StepResult {
+                ok: false,
+                code: None,
+                duration,
+                stderr_tail: String::new(),
+                error: Some(e.to_string()),
+                commands: vec![record],
+            },
+            None,
+        ),
+    }
+}
+
+/// A cluster or addon step that failed; the run stops after its wave.
+#[derive(Debug, thiserror::Error)]
+#[error("{host}: step {step} failed: {reason}")]
+pub struct WaveError {
+    pub host: String,
+    pub step: String,
+    pub reason: String,
+}
+
+/// Run `steps` wave by wave; steps of one wave run in parallel. Stops after the first wave with
+/// a failure (later waves depend on earlier ones). Run-time values (bootstrap token,
+/// certificate key, CA hash, encryption key) live only in this run's memory: generated by local
+/// steps, captured from steps' stdout, fed to later steps on stdin. Returns how many steps were
+/// applied.
+pub async fn apply_waves(
+    steps: &[Step],
+    conns: &BTreeMap<String, Connection>,
+    observer: &dyn Observer,
+) -> Result<usize, WaveError> {
+    let mut rt = RuntimeValues::default();
+    let mut waves: BTreeMap<u32, Vec<&Step>> = BTreeMap::new();
+    for s in steps {
+        waves.entry(s.wave).or_default().push(s);
+    }
+    let mut applied = 0;
+    for (_, wave) in waves {
+        // Local actions first: later remote steps of the same wave may need generated values.
+        for s in wave.iter().filter(|s| s.host == LOCAL) {
+            match &s.action {
+                Action::Generate(input) => rt.generate(*input),
+                Action::RemoveLocal { path } => remove_local(path),
+                _ => {}
+            }
+            applied += 1;
+        }
+        let remote: Vec<&Step> = wave.into_iter().filter(|s| s.host != LOCAL).collect();
+        let futs: Vec<_> = remote
+            .iter()
+            .map(|s| run_wave_step(s, conns, &rt, observer))
+            .collect();
+        let results = futures::future::join_all(futs).await;
+        let mut first_error = None;
+        for (s, res) in remote.iter().zip(results) {
             match res {
-                Ok(out) => StepResult {
-                    ok: out.success(),
-                    code: out.code,
-                    duration,
-                    stderr_tail: tail(&out.stderr_str(), 20),
-                    error: out.signal.as_ref().map(|s| format!("killed by signal {s}")),
-                    commands: vec![record],
-                },
-                Err(e) => StepResult {
-                    ok: false,
-                    code: None,
-                    duration,
-                    stderr_tail: String::new(),
-                    error: Some(e.to_string()),
-                    commands: vec![record],
-                },
+                Ok(stdout) => {
+                    applied += 1;
+                    if let (
+                        Action::Script {
+                            capture: Some(c), ..
+                        },
+                        Some(out),
+                    ) = (&s.action, stdout)
+                        && let Err(e) = rt.record(*c, &out)
+                    {
+                        first_error.get_or_insert(WaveError {
+                            host: s.host.clone(),
+                            step: s.id.clone(),
+                            reason: e.to_string(),
+                        });
+                    }
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
     }
+    Ok(applied)
+}
+
+fn remove_local(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!("cannot remove {}: {e}", path.display());
+    }
+}
+
+/// Run one remote step of a wave; returns its stdout when the step captures a value.
+async fn run_wave_step(
+    s: &Step,
+    conns: &BTreeMap<String, Connection>,
+    rt: &RuntimeValues,
+    observer: &dyn Observer,
+) -> Result<Option<String>, WaveError> {
+    let fail = |reason: String| WaveError {
+        host: s.host.clone(),
+        step: s.id.clone(),
+        reason,
+    };
+    let conn = conns
+        .get(&s.host)
+        .ok_or_else(|| fail("host is not connected".into()))?;
+    observer.step_started(&s.host, s);
+    let start = Instant::now();
+    let (mut result, out) = run_step(conn, s, rt, observer).await;
+    let outcome = match out {
+        None if !result.ok => Err(fail(result.error.clone().unwrap_or_default())),
+        None => Ok(None),
+        Some(out) if !out.success() => Err(fail(format!(
+            "exit {:?}: {}",
+            out.code,
+            tail(&out.stderr_str(), 15)
+        ))),
+        Some(out) => match &s.action {
+            Action::FetchKubeconfig { local_path, .. } => write_private(local_path, &out.stdout)
+                .map(|_| None)
+                .map_err(fail),
+            Action::Script {
+                capture: Some(_), ..
+            } => Ok(Some(out.stdout_str())),
+            _ => Ok(None),
+        },
+    };
+    result.ok = outcome.is_ok();
+    result.duration = start.elapsed();
+    result.error = outcome.as_ref().err().map(|e| e.to_string());
+    observer.step_finished(&s.host, s, &result);
+    outcome
+}
+
+/// Write the admin kubeconfig with mode 0600 from the start (never world-readable, not even
+/// briefly), atomically.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Apply `plan` over SSH.

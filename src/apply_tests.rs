@@ -119,12 +119,13 @@ fn st(id: &str, change: bool) -> Step {
     Step {
         phase: "prepare".into(),
         id: id.into(),
+        host: String::new(),
+        wave: 0,
+        kind: StepKind::Node,
         title: format!("title of {id}"),
         change,
         reason: "test".into(),
-        action: Action::Script {
-            script: format!("echo {id}"),
-        },
+        action: Action::script(format!("echo {id}")),
     }
 }
 

@@ -299,12 +299,8 @@ mod engine {
                     h.host
                 ));
             }
-            for s in &h.steps {
-                if s.change {
-                    rep.out(format!("  + {}: {}", s.title, s.reason));
-                } else if rep.verbose > 0 {
-                    rep.out(format!("  = {}: {}", s.title, s.reason));
-                }
+            for s in h.steps.iter().filter(|s| s.change || rep.verbose > 0) {
+                rep.out(s.line());
             }
         }
     }
@@ -319,23 +315,14 @@ mod engine {
             let mut steps: Vec<_> = p.cluster.iter().collect();
             steps.sort_by_key(|s| s.wave);
             for s in steps {
-                rep.out(format!(
-                    "  + [{}] {}: {}: {}",
-                    s.wave, s.host, s.title, s.reason
-                ));
+                rep.out(s.line());
             }
         }
-        let addons: Vec<_> = p
-            .addons
-            .iter()
-            .filter(|a| a.kind != crate::addons::StepKind::Off)
-            .collect();
-        if !addons.is_empty() {
-            let on = p.addon_host.as_deref().unwrap_or("-");
-            rep.out(format!("addons (applied from {on}):"));
-            for a in addons {
-                let mark = if a.changes() { '+' } else { '=' };
-                rep.out(format!("  {mark} {}", a.summary()));
+        let addons = p.addon_steps();
+        if let Some(first) = addons.first() {
+            rep.out(format!("addons (applied from {}):", first.host));
+            for s in &addons {
+                rep.out(s.line());
             }
         }
     }
@@ -352,6 +339,7 @@ mod engine {
                 "summary": a.summary(), "changes": a.changes(),
             })).collect::<Vec<_>>(),
             "unreachable": p.gathered.unreachable,
+            "steps": p.steps().iter().map(crate::plan::Step::json).collect::<Vec<_>>(),
         })
     }
 
@@ -440,17 +428,9 @@ mod engine {
                 && (!prepared.cluster.is_empty() || prepared.addons.iter().any(|a| a.changes()))
             {
                 let obs = run::RunObserver { rep, journal: &j };
-                cluster_result = Some(rt.block_on(async {
-                    let mut n = run::cluster::execute(&prepared.cluster, &g.conns, &obs).await?;
-                    // Addons need the cluster the steps above just finished.
-                    if let Some(host) = &prepared.addon_host
-                        && prepared.addons.iter().any(|a| a.changes())
-                    {
-                        n += run::cluster::apply_addons(&prepared.addons, host, &g.conns, &obs)
-                            .await?;
-                    }
-                    Ok::<_, run::cluster::ClusterRunError>(n)
-                }));
+                // Addons come last: they need the cluster the steps before them finished.
+                cluster_result =
+                    Some(rt.block_on(crate::apply::apply_waves(&prepared.waves(), &g.conns, &obs)));
             }
             report = Some(r);
         }
@@ -552,10 +532,7 @@ mod engine {
             }
         };
         for s in &steps {
-            rep.out(format!(
-                "  + [{}] {}: {}: {}",
-                s.wave, s.host, s.title, s.reason
-            ));
+            rep.out(s.line());
         }
         let confirmed = global.yes
             || (std::io::IsTerminal::is_terminal(&std::io::stdin())
@@ -566,7 +543,7 @@ mod engine {
                 "{command}: not confirmed; nothing changed (use --yes in automation)"
             )));
         }
-        let res = rt.block_on(run::cluster::execute(&steps, &g.conns, &obs));
+        let res = rt.block_on(crate::apply::apply_waves(&steps, &g.conns, &obs));
         rt.block_on(run::close_all(&g.conns));
         let ok = res.is_ok() && g.unreachable.is_empty();
         j.record(&Event::RunFinished {

@@ -19,6 +19,7 @@ pub mod playbook;
 pub mod render;
 pub mod report;
 pub mod run;
+pub mod runtime;
 pub mod secret;
 pub mod shell;
 pub mod ssh;

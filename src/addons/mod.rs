@@ -13,7 +13,7 @@
 //!    [`LiveAddonState::parse`] reads its JSON.
 //! 3. [`plan()`] compares both: per addon unchanged / objects to apply (new, changed, missing) /
 //!    objects to prune / whole addon removed.
-//! 4. [`AddonStep::apply_script`]: server-side apply of the changed objects (manifest on stdin),
+//! 4. [`AddonPlan::apply_script`]: server-side apply of the changed objects (manifest on stdin),
 //!    secrets generated when absent, prune deletes, then the new hashes recorded.
 //!
 //! Wiring into `up` / `plan` (SSH side, not here), after the cluster phases:
@@ -21,10 +21,11 @@
 //!    host): run [`probe_script`] as root; parse its stdout with [`LiveAddonState::parse`]. Before
 //!    the cluster exists (or when the probe fails because the API is not up yet) use
 //!    `LiveAddonState::default()` (`reachable = false`): everything is planned as new.
-//! 2. [`plan()`]`(inv, &live)` -> one [`AddonStep`] per addon, in apply
-//!    order; `plan` prints [`AddonStep::summary`] (or uses [`AddonStep::to_step`]).
-//! 3. `up`: run each [`AddonStep::apply_script`] (Some only when it changes something) as root on
-//!    that control plane, in order, stopping at the first failure (the record is written last,
+//! 2. [`plan()`]`(inv, &live)` -> one [`AddonPlan`] per addon, in apply
+//!    order; `plan` prints [`AddonPlan::summary`] (or uses [`AddonPlan::to_step`]).
+//! 3. `up`: run each [`AddonPlan::to_step`] that changes something (its script is
+//!    [`AddonPlan::apply_script`]) as root on that control plane, one wave each after the cluster
+//!    steps ([`crate::run::Prepared::addon_steps`]), stopping at the first failure (the record is written last,
 //!    so a failed addon is re-planned next time). The scripts print only object and Secret names.
 //! 4. Node preparation: hosts in [`opensearch_hosts`] need `vm.max_map_count = 262144`
 //!    ([`OPENSEARCH_MAX_MAP_COUNT`]) before OpenSearch starts.
@@ -38,10 +39,10 @@ mod secrets;
 mod state;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use logging::{LogParser, log_parsers};
-pub use plan::{AddonStep, ObjectChange, StepKind, plan, plan_with};
+pub use plan::{AddonChange, AddonPlan, ObjectChange, plan, plan_with};
 pub use render::{Object, ObjectId, RenderedAddon, render, render_addon};
 pub use secrets::{GeneratedSecret, SecretValue};
 pub use state::{LiveAddonState, LiveObject, Record, probe_script};

@@ -13,9 +13,11 @@ use super::{
 };
 use crate::inventory::Inventory;
 
+/// What an addon's plan does (not a step kind: every addon step is
+/// [`crate::plan::StepKind::Addon`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum StepKind {
+pub enum AddonChange {
     /// Off in the inventory and nothing of it in the cluster.
     Off,
     /// Rendered set hash equals the record, every object present, nothing to prune.
@@ -34,11 +36,12 @@ pub struct ObjectChange {
     pub reason: &'static str,
 }
 
-/// What `up` does for one addon.
+/// What `up` does for one addon: the planner's verdict, turned into the one step type by
+/// [`AddonPlan::to_step`].
 #[derive(Debug, Clone, Serialize)]
-pub struct AddonStep {
+pub struct AddonPlan {
     pub addon: AddonName,
-    pub kind: StepKind,
+    pub kind: AddonChange,
     pub apply: Vec<ObjectChange>,
     pub prune: Vec<ObjectId>,
     /// Generated Secrets not in the cluster yet (created by the apply script).
@@ -53,7 +56,7 @@ pub struct AddonStep {
 
 /// Plans every addon: enabled ones are compared with the record and the live objects, disabled
 /// ones with leftovers in the cluster. Log parsers come from the inventory.
-pub fn plan(inv: &Inventory, live: &LiveAddonState) -> Result<Vec<AddonStep>, AddonError> {
+pub fn plan(inv: &Inventory, live: &LiveAddonState) -> Result<Vec<AddonPlan>, AddonError> {
     plan_with(inv, &super::log_parsers(inv), live)
 }
 
@@ -62,7 +65,7 @@ pub fn plan_with(
     inv: &Inventory,
     parsers: &[LogParser],
     live: &LiveAddonState,
-) -> Result<Vec<AddonStep>, AddonError> {
+) -> Result<Vec<AddonPlan>, AddonError> {
     let rendered = render(inv, parsers)?;
     Ok(AddonName::ALL
         .into_iter()
@@ -74,13 +77,13 @@ pub(crate) fn plan_one(
     addon: AddonName,
     rendered: Option<RenderedAddon>,
     live: &LiveAddonState,
-) -> AddonStep {
+) -> AddonPlan {
     let name = addon.as_str();
     let live_objs: Vec<_> = live.objects_of(name).collect();
     let record = live.records.get(name);
-    let mut step = AddonStep {
+    let mut step = AddonPlan {
         addon,
-        kind: StepKind::Off,
+        kind: AddonChange::Off,
         apply: Vec::new(),
         prune: Vec::new(),
         secrets_to_create: Vec::new(),
@@ -89,7 +92,7 @@ pub(crate) fn plan_one(
     };
     let Some(r) = rendered else {
         if !live_objs.is_empty() || record.is_some() {
-            step.kind = StepKind::Remove;
+            step.kind = AddonChange::Remove;
             for o in live_objs {
                 step.prune.push(o.id.clone());
                 step.prune_versions
@@ -137,17 +140,17 @@ pub(crate) fn plan_one(
         && step.prune.is_empty()
         && step.secrets_to_create.is_empty()
     {
-        StepKind::Unchanged
+        AddonChange::Unchanged
     } else {
-        StepKind::Apply
+        AddonChange::Apply
     };
     step.rendered = Some(r);
     step
 }
 
-impl AddonStep {
+impl AddonPlan {
     pub fn changes(&self) -> bool {
-        matches!(self.kind, StepKind::Apply | StepKind::Remove)
+        matches!(self.kind, AddonChange::Apply | AddonChange::Remove)
     }
 
     /// One line for `plan`: `metrics: 3 to apply (prometheus-config changed, ...), 1 to prune`.
@@ -161,14 +164,14 @@ impl AddonStep {
         };
         let name = self.addon.as_str();
         match self.kind {
-            StepKind::Off => format!("{name}: off"),
-            StepKind::Unchanged => format!("{name}: unchanged"),
-            StepKind::Remove => format!(
+            AddonChange::Off => format!("{name}: off"),
+            AddonChange::Unchanged => format!("{name}: unchanged"),
+            AddonChange::Remove => format!(
                 "{name}: switched off, {} object(s) to remove: {}",
                 self.prune.len(),
                 list(self.prune.iter().map(|i| i.to_string()).collect())
             ),
-            StepKind::Apply => {
+            AddonChange::Apply => {
                 let mut parts = Vec::new();
                 if !self.apply.is_empty() {
                     parts.push(format!(
@@ -323,16 +326,20 @@ impl AddonStep {
         Some(s)
     }
 
-    /// A `plan::Step` for the lead's plan/apply machinery (action: the apply script).
+    /// The step that applies this addon (action: the apply script); `up` sets the control
+    /// plane it runs on and its wave ([`crate::run::Prepared::addon_steps`]).
     pub fn to_step(&self) -> crate::plan::Step {
         crate::plan::Step {
             phase: "addons".into(),
             id: format!("addons/{}", self.addon),
+            host: String::new(),
+            wave: 0,
+            kind: crate::plan::StepKind::Addon,
             title: format!("addon {}", self.addon),
             change: self.changes(),
             reason: self.summary(),
             action: match self.apply_script() {
-                Some(script) => crate::plan::Action::Script { script },
+                Some(script) => crate::plan::Action::script(script),
                 None => crate::plan::Action::None,
             },
         }

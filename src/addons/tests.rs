@@ -297,14 +297,14 @@ fn live_from(
     s
 }
 
-fn kinds(steps: &[AddonStep]) -> Vec<(AddonName, StepKind)> {
+fn kinds(steps: &[AddonPlan]) -> Vec<(AddonName, AddonChange)> {
     steps.iter().map(|s| (s.addon, s.kind)).collect()
 }
 
 #[test]
 fn planner_table() {
+    use AddonChange::*;
     use AddonName::*;
-    use StepKind::*;
     let inv = example();
     let parsers = sample_parsers();
     let now = rendered(&inv);
@@ -315,7 +315,7 @@ fn planner_table() {
         name: &'static str,
         inv: Inventory,
         live: LiveAddonState,
-        want: Vec<(AddonName, StepKind)>,
+        want: Vec<(AddonName, AddonChange)>,
         /// (addon, objects to apply, objects to prune, secrets to create)
         counts: Vec<(AddonName, usize, usize, usize)>,
     }

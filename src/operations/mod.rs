@@ -11,7 +11,8 @@ pub mod reset;
 pub mod up;
 
 use crate::inventory::Inventory;
-use crate::phases::cluster::{ClusterError, ClusterState, ClusterStep};
+use crate::phases::cluster::{ClusterError, ClusterState};
+use crate::plan::Step;
 use crate::playbook::Playbooks;
 
 /// What the command line asks of an operation beyond the inventory.
@@ -30,7 +31,7 @@ pub struct Operation {
     /// Destroys state a later `up` cannot bring back: runs only with `--yes`.
     pub needs_yes: bool,
     /// Decide the context, then run the planners in order.
-    pub plan: fn(&Inventory, &ClusterState, &Request) -> Result<Vec<ClusterStep>, ClusterError>,
+    pub plan: fn(&Inventory, &ClusterState, &Request) -> Result<Vec<Step>, ClusterError>,
 }
 
 /// Every cluster operation.

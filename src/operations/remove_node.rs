@@ -6,7 +6,8 @@ use crate::inventory::Inventory;
 use crate::phases::cluster::day2::RemoveNodeContext;
 use crate::phases::cluster::planners::{self, Planner};
 use crate::phases::cluster::planners::{delete_node, drain, etcd_member, teardown};
-use crate::phases::cluster::{ClusterError, ClusterState, ClusterStep};
+use crate::phases::cluster::{ClusterError, ClusterState};
+use crate::plan::Step;
 
 pub const OPERATION: Operation = Operation {
     name: "remove-node",
@@ -28,7 +29,7 @@ pub fn plan(
     state: &ClusterState,
     name: &str,
     force: bool,
-) -> Result<Vec<ClusterStep>, ClusterError> {
+) -> Result<Vec<Step>, ClusterError> {
     let ctx = RemoveNodeContext::decide(inv, state, name, force)?;
     planners::run(&ctx, "remove/", &planners())
 }

@@ -8,8 +8,9 @@ use crate::inventory::Inventory;
 use crate::phases::cluster::day2::ResetContext;
 use crate::phases::cluster::planners::{self, Planner};
 use crate::phases::cluster::planners::{kubeconfig, load_balancers, teardown};
-use crate::phases::cluster::{ClusterError, ClusterState, ClusterStep};
+use crate::phases::cluster::{ClusterError, ClusterState};
 use crate::phases::written_files;
+use crate::plan::Step;
 
 pub const OPERATION: Operation = Operation {
     name: "reset",
@@ -38,7 +39,7 @@ pub fn plan(
     inv: &Inventory,
     state: &ClusterState,
     lb_files: BTreeMap<String, Vec<String>>,
-) -> Result<Vec<ClusterStep>, ClusterError> {
+) -> Result<Vec<Step>, ClusterError> {
     let ctx = ResetContext::decide(inv, state, lb_files);
     planners::run(&ctx, "", &planners())
 }
@@ -49,13 +50,14 @@ mod tests {
 
     use super::plan;
     use crate::phases::cluster::fixtures::{self, api_state as state, ids};
-    use crate::phases::cluster::{ClusterAction, ClusterState, HostClusterFacts};
+    use crate::phases::cluster::{ClusterState, HostClusterFacts};
+    use crate::plan::Action;
 
     fn plan_reset(
         inv: &crate::inventory::Inventory,
         st: &ClusterState,
         lb_files: &BTreeMap<String, Vec<String>>,
-    ) -> Vec<crate::phases::cluster::ClusterStep> {
+    ) -> Vec<crate::plan::Step> {
         plan(inv, st, lb_files.clone()).unwrap()
     }
 
@@ -126,7 +128,7 @@ mod tests {
                 .iter()
                 .find(|s| s.id == format!("reset/load-balancer/{host}"))
                 .unwrap();
-            let ClusterAction::Script { script, .. } = &step.action else {
+            let Action::Script { script, .. } = &step.action else {
                 panic!("{step:?}");
             };
             assert_eq!(

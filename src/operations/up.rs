@@ -9,7 +9,8 @@ use crate::phases::cluster::planners::{
     cleanup, cni, csr, encryption_key, init, join_credentials, joins, kube_vip, kubeconfig, labels,
     reset_partial, restarts, security_files, stale_objects, tokens,
 };
-use crate::phases::cluster::{ClusterError, ClusterState, ClusterStep};
+use crate::phases::cluster::{ClusterError, ClusterState};
+use crate::plan::Step;
 
 pub const OPERATION: Operation = Operation {
     name: "up",
@@ -40,7 +41,7 @@ pub fn planners<'a>() -> [(&'static str, Planner<UpContext<'a>>); 16] {
 }
 
 /// The cluster steps of `up`. Never plans a second `kubeadm init` (see [`UpContext::decide`]).
-pub fn plan(inv: &Inventory, state: &ClusterState) -> Result<Vec<ClusterStep>, ClusterError> {
+pub fn plan(inv: &Inventory, state: &ClusterState) -> Result<Vec<Step>, ClusterError> {
     let ctx = UpContext::decide(inv, state)?;
     planners::run(&ctx, "cluster/", &planners())
 }
@@ -56,7 +57,8 @@ mod tests {
     use crate::phases::cluster::state::{
         ApiProbe, ClusterState, EtcdMember, HostClusterFacts, KubeVipKubeconfig, NodeStatus,
     };
-    use crate::phases::cluster::{Capture, ClusterAction, ClusterStep, RuntimeInput, StepKind};
+    use crate::phases::cluster::{Capture, RuntimeInput};
+    use crate::plan::{Action, Step, StepKind};
 
     /// Facts of a finished control plane: kubeadm files, security files as rendered.
     fn cp_done(inv: &Inventory, name: &str) -> HostClusterFacts {
@@ -171,7 +173,7 @@ mod tests {
         st
     }
 
-    fn summary(steps: &[ClusterStep]) -> Vec<String> {
+    fn summary(steps: &[Step]) -> Vec<String> {
         steps
             .iter()
             .map(|s| format!("{} {} {}", s.wave, s.host, s.id))
@@ -640,7 +642,7 @@ mod tests {
         let steps = plan_cluster(&inv, &fresh(&inv)).unwrap();
         let by_id = |id: &str| steps.iter().find(|s| s.id == id).unwrap();
         let stdin = |id: &str| match &by_id(id).action {
-            ClusterAction::Script { stdin, .. } => stdin.clone(),
+            Action::Script { stdin, .. } => stdin.clone(),
             other => panic!("{id}: {other:?}"),
         };
         use RuntimeInput::*;
@@ -656,13 +658,13 @@ mod tests {
         assert_eq!(stdin("cluster/security-files/cp-1"), vec![EncryptionKey]);
         assert!(matches!(
             &by_id("cluster/init/cp-1").action,
-            ClusterAction::Script {
+            Action::Script {
                 capture: Some(Capture::CaCertHash),
                 ..
             }
         ));
         for s in &steps {
-            if let ClusterAction::Script { script, .. } = &s.action {
+            if let Action::Script { script, .. } = &s.action {
                 for line in script.lines() {
                     assert!(
                         !(line.starts_with("kubeadm") && line.contains("--token")),
@@ -680,9 +682,9 @@ mod snapshots {
     use super::plan as plan_cluster;
     use crate::phases::cluster::fixtures;
     use crate::phases::cluster::state::{ClusterState, HostClusterFacts};
-    use crate::phases::cluster::{ClusterAction, ClusterStep, StepKind};
+    use crate::plan::{Action, Step, StepKind};
 
-    fn render_plan(steps: &[ClusterStep]) -> String {
+    fn render_plan(steps: &[Step]) -> String {
         let mut out = String::new();
         for s in steps {
             out.push_str(&format!(
@@ -691,8 +693,8 @@ mod snapshots {
             ));
             out.push_str(&format!("# why: {}\n", s.reason));
             match &s.action {
-                ClusterAction::Generate(i) => out.push_str(&format!("generate {}\n", i.name())),
-                ClusterAction::Script {
+                Action::Generate(i) => out.push_str(&format!("generate {}\n", i.name())),
+                Action::Script {
                     script,
                     stdin,
                     capture,
@@ -702,7 +704,7 @@ mod snapshots {
                         "# stdin: {names:?} capture: {capture:?}\n{script}"
                     ));
                 }
-                ClusterAction::FetchKubeconfig {
+                Action::FetchKubeconfig {
                     script,
                     local_path,
                     server,
@@ -710,9 +712,11 @@ mod snapshots {
                     "# fetch to {} (server {server})\n{script}",
                     local_path.display()
                 )),
-                ClusterAction::RemoveLocal { path } => {
+                Action::RemoveLocal { path } => {
                     out.push_str(&format!("remove {}\n", path.display()))
                 }
+                // Node actions; cluster planners never emit them.
+                other => out.push_str(&format!("{other:?}\n")),
             }
             out.push('\n');
         }
@@ -721,15 +725,14 @@ mod snapshots {
 
     /// Writes every step script to `$OTP_SCRIPTS_OUT/<id>.sh` for shellcheck in
     /// scripts/validate-manifests; a no-op otherwise.
-    fn export_scripts(steps: &[ClusterStep]) {
+    fn export_scripts(steps: &[Step]) {
         let Ok(dir) = std::env::var("OTP_SCRIPTS_OUT") else {
             return;
         };
         std::fs::create_dir_all(&dir).unwrap();
         for s in steps {
             let script = match &s.action {
-                ClusterAction::Script { script, .. }
-                | ClusterAction::FetchKubeconfig { script, .. } => script,
+                Action::Script { script, .. } | Action::FetchKubeconfig { script, .. } => script,
                 _ => continue,
             };
             let name = s.id.replace('/', "_");
@@ -749,7 +752,7 @@ mod snapshots {
         // step scripts around them matter, so keep the plan readable.
         let all = plan_cluster(&inv, &st).unwrap();
         export_scripts(&all);
-        let steps: Vec<ClusterStep> = all
+        let steps: Vec<Step> = all
             .into_iter()
             .filter(|s| s.kind != StepKind::Cni)
             .collect();

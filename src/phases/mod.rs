@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use crate::facts::{FactRequest, Facts};
 use crate::inventory::{Host, Inventory};
 use crate::plan::{HostPlan, Plan, Step};
-use crate::playbook::{Playbooks, ServiceState, StepKind, context};
+use crate::playbook::{Playbooks, ServiceState, SpecKind, context};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -155,14 +155,14 @@ pub fn resolve(
 /// One playbook step's kind, its strings rendered for the host (contents only in
 /// [`Mode::Full`]).
 fn resolve_kind(
-    kind: &StepKind,
+    kind: &SpecKind,
     r: &mut crate::playbook::Renderer,
     mode: Mode,
     err: &dyn Fn(String) -> PlanError,
 ) -> Result<ResolvedKind, PlanError> {
     let mut s = |what: &str, v: &str| r.string(v).map_err(|e| err(format!("{what}: {e}")));
     Ok(match kind {
-        StepKind::Package { names, hold } => {
+        SpecKind::Package { names, hold } => {
             let mut parsed = Vec::new();
             for n in names {
                 let n = s("names", n)?;
@@ -180,7 +180,7 @@ fn resolve_kind(
                 hold: *hold,
             }
         }
-        StepKind::File {
+        SpecKind::File {
             path,
             template,
             content,
@@ -206,7 +206,7 @@ fn resolve_kind(
                 notify: notify.clone(),
             }
         }
-        StepKind::Sysctl { values, file } => {
+        SpecKind::Sysctl { values, file } => {
             let mut v = BTreeMap::new();
             for (k, val) in values {
                 if !k
@@ -222,7 +222,7 @@ fn resolve_kind(
                 file: absolute(&s("file", file)?).map_err(err)?,
             }
         }
-        StepKind::Module { names, file } => {
+        SpecKind::Module { names, file } => {
             for n in names {
                 if !n
                     .bytes()
@@ -236,7 +236,7 @@ fn resolve_kind(
                 file: absolute(&s("file", file)?).map_err(err)?,
             }
         }
-        StepKind::Service {
+        SpecKind::Service {
             name,
             enabled,
             state,
@@ -245,12 +245,12 @@ fn resolve_kind(
             enabled: *enabled,
             state: *state,
         },
-        StepKind::Swap { .. } => ResolvedKind::Swap,
-        StepKind::Command { run, unless } => ResolvedKind::Command {
+        SpecKind::Swap { .. } => ResolvedKind::Swap,
+        SpecKind::Command { run, unless } => ResolvedKind::Command {
             run: s("run", run)?,
             unless: s("unless", unless)?,
         },
-        StepKind::Assert { that, message } => ResolvedKind::Assert {
+        SpecKind::Assert { that, message } => ResolvedKind::Assert {
             ok: mode == Mode::Request
                 || r.condition(that)
                     .map_err(|e| err(format!("that {that:?}: {e}")))?,
@@ -258,7 +258,7 @@ fn resolve_kind(
                 .string(message)
                 .map_err(|e| err(format!("message: {e}")))?,
         },
-        StepKind::PortsFree { ports } => {
+        SpecKind::PortsFree { ports } => {
             let mut p = Vec::new();
             for port in ports {
                 let v = s("ports", port)?;
@@ -559,6 +559,9 @@ pub fn plan_host(
                 reason: "duplicate step id (give the steps distinct `id`s)".into(),
             });
         }
+    }
+    for s in &mut steps {
+        s.host.clone_from(&host.name);
     }
     Ok(HostPlan {
         host: host.name.clone(),

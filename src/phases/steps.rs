@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::Resolved;
 use crate::facts::Facts;
-use crate::plan::{Action, Step};
+use crate::plan::{Action, Step, StepKind};
 use crate::playbook::{ServiceState, parse_mode};
 use crate::shell::{q, words};
 
@@ -22,6 +22,10 @@ fn step(
     Step {
         phase: r_phase.to_string(),
         id,
+        // Set by the host's plan (`phases::plan_host`); node steps run in list order.
+        host: String::new(),
+        wave: 0,
+        kind: StepKind::Node,
         title,
         change,
         reason,
@@ -162,7 +166,7 @@ pub fn package(
         title,
         change,
         reason,
-        Action::Script { script },
+        Action::script(script),
     )
 }
 
@@ -282,9 +286,7 @@ pub fn sysctl(
             change,
             reason,
             // Written straight to /proc: no dependency on procps' sysctl binary.
-            Action::Script {
-                script: format!("printf '%s\\n' {} > {}\n", q(&want), q(&proc)),
-            },
+            Action::script(format!("printf '%s\\n' {} > {}\n", q(&want), q(&proc))),
         ));
     }
     Ok(out)
@@ -326,9 +328,7 @@ pub fn module(
             format!("module {n}"),
             change,
             reason,
-            Action::Script {
-                script: format!("modprobe {}\n", q(n)),
-            },
+            Action::script(format!("modprobe {}\n", q(n))),
         ));
     }
     Ok(out)
@@ -395,9 +395,7 @@ pub fn service(
         r.title.clone().unwrap_or_else(|| format!("service {name}")),
         change,
         reason,
-        Action::Script {
-            script: format!("set -e\n{}\n", cmds.join("\n")),
-        },
+        Action::script(format!("set -e\n{}\n", cmds.join("\n"))),
     )
 }
 
@@ -409,9 +407,7 @@ pub fn restart(phase: &str, name: &str, because: &str) -> Step {
         format!("restart {name}"),
         true,
         because.to_string(),
-        Action::Script {
-            script: format!("systemctl restart {}\n", q(name)),
-        },
+        Action::script(format!("systemctl restart {}\n", q(name))),
     )
 }
 
@@ -447,9 +443,7 @@ pub fn swap(r: &Resolved, facts: &Facts) -> Step {
         } else {
             "no active swap, none in /etc/fstab".into()
         },
-        Action::Script {
-            script: SWAP_OFF_SCRIPT.into(),
-        },
+        Action::script(SWAP_OFF_SCRIPT.into()),
     )
 }
 
@@ -471,9 +465,7 @@ pub fn command(r: &Resolved, run: &str, facts: &Facts) -> Result<Step, String> {
         } else {
             "unless probe succeeded".into()
         },
-        Action::Script {
-            script: run.to_string(),
-        },
+        Action::script(run.to_string()),
     ))
 }
 

@@ -21,11 +21,13 @@ fn find<'a>(hp: &'a HostPlan, id: &str) -> &'a Step {
 
 fn script(s: &Step) -> String {
     match &s.action {
-        Action::Script { script } => script.clone(),
+        Action::Script { script, .. } => script.clone(),
         Action::WriteFile {
             path, mode, owner, ..
         } => format!("<write {path} mode {mode} owner {owner}>"),
         Action::None => "<none>".into(),
+        // Cluster actions; playbooks never plan them.
+        other => format!("<{other:?}>"),
     }
 }
 

@@ -149,12 +149,14 @@ pub struct StepSpec {
     /// Tera expression; the step applies when it is true, e.g.
     /// `os.family == "debian" and endpoint.mode == "haproxy-keepalived"`.
     pub when: Option<String>,
-    pub kind: StepKind,
+    pub kind: SpecKind,
 }
 
+/// What a `[[step]]` of a playbook declares (its `kind` and body). The node planners turn it
+/// into [`crate::plan::Step`]s, whose [`crate::plan::StepKind`] is `Node`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum StepKind {
+pub enum SpecKind {
     /// Packages installed in one package-manager call. A name may carry a version pattern:
     /// `kubelet={{ kube_version }}-*` (apt syntax; `*` matches anything).
     Package {
@@ -226,23 +228,23 @@ fn default_module_file() -> String {
     "/etc/modules-load.d/k8s.conf".into()
 }
 
-impl StepKind {
+impl SpecKind {
     pub fn kind_name(&self) -> &'static str {
         match self {
-            StepKind::Package { .. } => "package",
-            StepKind::File { .. } => "file",
-            StepKind::Sysctl { .. } => "sysctl",
-            StepKind::Module { .. } => "module",
-            StepKind::Service { .. } => "service",
-            StepKind::Swap { .. } => "swap",
-            StepKind::Command { .. } => "command",
-            StepKind::PortsFree { .. } => "ports-free",
-            StepKind::Assert { .. } => "assert",
+            SpecKind::Package { .. } => "package",
+            SpecKind::File { .. } => "file",
+            SpecKind::Sysctl { .. } => "sysctl",
+            SpecKind::Module { .. } => "module",
+            SpecKind::Service { .. } => "service",
+            SpecKind::Swap { .. } => "swap",
+            SpecKind::Command { .. } => "command",
+            SpecKind::PortsFree { .. } => "ports-free",
+            SpecKind::Assert { .. } => "assert",
         }
     }
 }
 
-/// Common step keys; everything else goes to [`StepKind`] (which rejects unknown keys).
+/// Common step keys; everything else goes to [`SpecKind`] (which rejects unknown keys).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PlaybookFile {
@@ -316,7 +318,7 @@ pub fn parse_playbook(file: &str, text: &str) -> Result<Playbook, PlaybookError>
             }
         };
         let kind =
-            StepKind::deserialize(toml::Value::Table(t)).map_err(|e| step_err(e.to_string()))?;
+            SpecKind::deserialize(toml::Value::Table(t)).map_err(|e| step_err(e.to_string()))?;
         validate(&kind).map_err(step_err)?;
         if let Some(id) = &id
             && !ids.insert(id.clone())
@@ -353,25 +355,25 @@ fn role(name: &str) -> Option<Role> {
         .find(|r| r.as_str() == name)
 }
 
-fn validate(kind: &StepKind) -> Result<(), String> {
+fn validate(kind: &SpecKind) -> Result<(), String> {
     match kind {
-        StepKind::Package { names, .. } if names.is_empty() => Err("names is empty".into()),
-        StepKind::File {
+        SpecKind::Package { names, .. } if names.is_empty() => Err("names is empty".into()),
+        SpecKind::File {
             template, content, ..
         } if template.is_some() == content.is_some() => {
             Err("a file step needs exactly one of `template` or `content`".into())
         }
-        StepKind::File { mode, .. } if parse_mode(mode).is_none() => {
+        SpecKind::File { mode, .. } if parse_mode(mode).is_none() => {
             Err(format!("mode {mode:?} is not octal like \"0644\""))
         }
-        StepKind::Swap { off: false } => Err("only `off = true` is supported".into()),
-        StepKind::Service {
+        SpecKind::Swap { off: false } => Err("only `off = true` is supported".into()),
+        SpecKind::Service {
             enabled: None,
             state: None,
             ..
         } => Err("a service step needs `enabled` and/or `state`".into()),
-        StepKind::Module { names, .. } if names.is_empty() => Err("names is empty".into()),
-        StepKind::Sysctl { values, .. } if values.is_empty() => Err("values is empty".into()),
+        SpecKind::Module { names, .. } if names.is_empty() => Err("names is empty".into()),
+        SpecKind::Sysctl { values, .. } if values.is_empty() => Err("values is empty".into()),
         _ => Ok(()),
     }
 }
@@ -431,7 +433,7 @@ impl Playbooks {
         // Every template a step names must exist, caught at load instead of mid-plan.
         for b in &books {
             for (i, s) in b.steps.iter().enumerate() {
-                if let StepKind::File {
+                if let SpecKind::File {
                     template: Some(t), ..
                 } = &s.kind
                     && !templates.contains_key(t)

@@ -1,18 +1,13 @@
 //! The SSH side of the cluster phases (src/phases/cluster is pure): probing cluster state within
-//! the facts round trip, one API probe on one control plane, and executing cluster steps wave by
-//! wave with run-time values (token, certificate key, CA hash, encryption key) fed on stdin.
+//! the facts round trip, and one API probe on one control plane. Cluster steps run in
+//! [`crate::apply::apply_waves`], with node and addon steps.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::Instant;
 
-use crate::apply::{self, Observer, StepResult};
+use crate::apply::{self, Observer};
 use crate::facts::{FactRequest, Facts};
 use crate::inventory::Inventory;
-use crate::phases::cluster::{
-    self, ClusterAction, ClusterState, ClusterStep, RuntimeValues, step::LOCAL,
-};
-use crate::plan::{Action, Step};
+use crate::phases::cluster::{self, ClusterState};
 use crate::ssh::{Command, Connection};
 
 /// Name of the facts report carrying the cluster host probe.
@@ -26,19 +21,10 @@ fn when_admin_conf(script: &str) -> String {
     format!("[ -f /etc/kubernetes/admin.conf ] || exit 0\n{script}")
 }
 
-/// Bounds one cluster step (a control-plane join waits for etcd and the API server).
-const STEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20 * 60);
-
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterRunError {
     #[error("{host}: cluster probe: {reason}")]
     Probe { host: String, reason: String },
-    #[error("{host}: step {step} failed: {reason}")]
-    Step {
-        host: String,
-        step: String,
-        reason: String,
-    },
 }
 
 /// Add the cluster host probe to every host's facts request (no extra round trip). The API and
@@ -186,228 +172,4 @@ pub fn addon_state(
             }),
         _ => Ok(Default::default()),
     }
-}
-
-/// Apply the addon steps on `host` in order, stopping at the first failure. Returns how many
-/// were applied.
-pub async fn apply_addons(
-    steps: &[crate::addons::AddonStep],
-    host: &str,
-    conns: &BTreeMap<String, Connection>,
-    observer: &dyn Observer,
-) -> Result<usize, ClusterRunError> {
-    let mut applied = 0;
-    for s in steps {
-        let Some(script) = s.apply_script() else {
-            continue;
-        };
-        let step = s.to_step();
-        let fail = |reason: String| ClusterRunError::Step {
-            host: host.to_string(),
-            step: step.id.clone(),
-            reason,
-        };
-        let conn = conns
-            .get(host)
-            .ok_or_else(|| fail("host is not connected".into()))?;
-        observer.step_started(host, &step);
-        let start = Instant::now();
-        let cmd = Command {
-            script,
-            privileged: true,
-            stdin: None,
-            timeout: Some(STEP_TIMEOUT),
-        };
-        let (res, record) = apply::exec(conn, &step.id, &step.title, cmd, observer).await;
-        let outcome = match res {
-            Err(e) => Err(fail(e.to_string())),
-            Ok(out) if !out.success() => Err(fail(format!(
-                "exit {:?}: {}",
-                out.code,
-                apply::tail(&out.stderr_str(), 15)
-            ))),
-            Ok(_) => Ok(()),
-        };
-        observer.step_finished(
-            host,
-            &step,
-            &StepResult {
-                ok: outcome.is_ok(),
-                code: record.code,
-                duration: start.elapsed(),
-                stderr_tail: String::new(),
-                error: outcome.as_ref().err().map(|e| e.to_string()),
-                commands: vec![record],
-            },
-        );
-        outcome?;
-        applied += 1;
-    }
-    Ok(applied)
-}
-
-fn as_plan_step(s: &ClusterStep) -> Step {
-    Step {
-        phase: "cluster".into(),
-        id: s.id.clone(),
-        title: s.title.clone(),
-        change: true,
-        reason: s.reason.clone(),
-        action: Action::None,
-    }
-}
-
-/// Run `steps` wave by wave; steps of one wave run in parallel. Stops after the first wave with
-/// a failure (later waves depend on earlier ones). Returns how many steps were applied.
-pub async fn execute(
-    steps: &[ClusterStep],
-    conns: &BTreeMap<String, Connection>,
-    observer: &dyn Observer,
-) -> Result<usize, ClusterRunError> {
-    let mut rt = RuntimeValues::default();
-    let mut waves: BTreeMap<u32, Vec<&ClusterStep>> = BTreeMap::new();
-    for s in steps {
-        waves.entry(s.wave).or_default().push(s);
-    }
-    let mut applied = 0;
-    for (_, wave) in waves {
-        // Local actions first: later remote steps of the same wave may need generated values.
-        for s in wave.iter().filter(|s| s.host == LOCAL) {
-            match &s.action {
-                ClusterAction::Generate(input) => rt.generate(*input),
-                ClusterAction::RemoveLocal { path } => remove_local(path),
-                _ => {}
-            }
-            applied += 1;
-        }
-        let remote: Vec<&ClusterStep> = wave.into_iter().filter(|s| s.host != LOCAL).collect();
-        let futs: Vec<_> = remote
-            .iter()
-            .map(|s| run_remote(s, conns, &rt, observer))
-            .collect();
-        let results = futures::future::join_all(futs).await;
-        let mut first_error = None;
-        for (s, res) in remote.iter().zip(results) {
-            match res {
-                Ok(stdout) => {
-                    applied += 1;
-                    if let (
-                        ClusterAction::Script {
-                            capture: Some(c), ..
-                        },
-                        Some(out),
-                    ) = (&s.action, stdout)
-                        && let Err(e) = rt.record(*c, &out)
-                    {
-                        first_error.get_or_insert(ClusterRunError::Step {
-                            host: s.host.clone(),
-                            step: s.id.clone(),
-                            reason: e.to_string(),
-                        });
-                    }
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        if let Some(e) = first_error {
-            return Err(e);
-        }
-    }
-    Ok(applied)
-}
-
-fn remove_local(path: &Path) {
-    if let Err(e) = std::fs::remove_file(path)
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!("cannot remove {}: {e}", path.display());
-    }
-}
-
-/// Run one remote step; returns its stdout when the step captures a value.
-async fn run_remote(
-    s: &ClusterStep,
-    conns: &BTreeMap<String, Connection>,
-    rt: &RuntimeValues,
-    observer: &dyn Observer,
-) -> Result<Option<String>, ClusterRunError> {
-    let fail = |reason: String| ClusterRunError::Step {
-        host: s.host.clone(),
-        step: s.id.clone(),
-        reason,
-    };
-    let conn = conns
-        .get(&s.host)
-        .ok_or_else(|| fail("host is not connected".into()))?;
-    let plan_step = as_plan_step(s);
-    observer.step_started(&s.host, &plan_step);
-    let start = Instant::now();
-    let (script, stdin) = match &s.action {
-        ClusterAction::Script { script, stdin, .. } => {
-            let input = rt.stdin_for(stdin).map_err(|e| fail(e.to_string()))?;
-            (script.clone(), Some(input.expose().as_bytes().to_vec()))
-        }
-        ClusterAction::FetchKubeconfig { script, .. } => (script.clone(), None),
-        _ => return Ok(None),
-    };
-    let cmd = Command {
-        script,
-        privileged: true,
-        stdin,
-        timeout: Some(STEP_TIMEOUT),
-    };
-    let (res, record) = apply::exec(conn, &s.id, &s.title, cmd, observer).await;
-    let outcome = match res {
-        Err(e) => Err(fail(e.to_string())),
-        Ok(out) if !out.success() => Err(fail(format!(
-            "exit {:?}: {}",
-            out.code,
-            apply::tail(&out.stderr_str(), 15)
-        ))),
-        Ok(out) => match &s.action {
-            ClusterAction::FetchKubeconfig { local_path, .. } => {
-                write_private(local_path, &out.stdout)
-                    .map(|_| None)
-                    .map_err(fail)
-            }
-            ClusterAction::Script {
-                capture: Some(_), ..
-            } => Ok(Some(out.stdout_str())),
-            _ => Ok(None),
-        },
-    };
-    let result = StepResult {
-        ok: outcome.is_ok(),
-        code: record.code,
-        duration: start.elapsed(),
-        stderr_tail: String::new(),
-        error: outcome.as_ref().err().map(|e| e.to_string()),
-        commands: vec![record],
-    };
-    observer.step_finished(&s.host, &plan_step, &result);
-    outcome
-}
-
-/// Write the admin kubeconfig with mode 0600 from the start (never world-readable, not even
-/// briefly), atomically.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }

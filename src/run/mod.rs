@@ -200,11 +200,11 @@ pub struct Prepared {
     /// Node-level steps (playbooks).
     pub plan: Plan,
     /// Cluster steps (kubeadm init/join, CNI, tokens, kubeconfig), in waves.
-    pub cluster: Vec<crate::phases::cluster::ClusterStep>,
+    pub cluster: Vec<Step>,
     /// Why the cluster phase was not planned, when it was not.
     pub cluster_skipped: Option<String>,
     /// Addon steps (one per addon) and the control plane they run on.
-    pub addons: Vec<crate::addons::AddonStep>,
+    pub addons: Vec<crate::addons::AddonPlan>,
     pub addon_host: Option<String>,
 }
 
@@ -213,6 +213,51 @@ impl Prepared {
         self.plan.changes()
             + self.cluster.len()
             + self.addons.iter().filter(|a| a.changes()).count()
+    }
+
+    /// What runs once every node step succeeded: the cluster steps, then the addons that
+    /// change.
+    pub fn waves(&self) -> Vec<Step> {
+        let mut steps = self.cluster.clone();
+        if self.addon_host.is_some() {
+            steps.extend(self.addon_steps().into_iter().filter(|s| s.change));
+        }
+        steps
+    }
+
+    /// The addons that are on or have something to remove, as steps on the control plane they
+    /// apply from (`-` when there is none), one wave each after the cluster's: they apply in
+    /// order and the first failure stops the rest (an addon may need the one before it).
+    pub fn addon_steps(&self) -> Vec<Step> {
+        let host = self.addon_host.as_deref().unwrap_or("-");
+        let first = self.cluster.iter().map(|s| s.wave + 1).max().unwrap_or(0);
+        self.addons
+            .iter()
+            .filter(|a| a.kind != crate::addons::AddonChange::Off)
+            .zip(first..)
+            .map(|(a, wave)| Step {
+                host: host.to_string(),
+                wave,
+                ..a.to_step()
+            })
+            .collect()
+    }
+
+    /// Every step of the plan, node steps first (per host, in order), then cluster and addon
+    /// steps by wave.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut steps: Vec<Step> = self
+            .plan
+            .hosts
+            .iter()
+            .flat_map(|h| h.steps.iter().cloned())
+            .collect();
+        let mut later = self.cluster.clone();
+        later.extend(self.addon_steps());
+        // Stable: steps of one wave keep the order their planners emitted.
+        later.sort_by_key(|s| s.wave);
+        steps.extend(later);
+        steps
     }
 }
 
@@ -290,4 +335,87 @@ pub async fn apply(
 pub async fn close_all(conns: &BTreeMap<String, Connection>) {
     let futs: Vec<_> = conns.values().map(|c| c.close()).collect();
     futures::future::join_all(futs).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Action, LOCAL, StepKind};
+
+    fn prepared(cluster: Vec<Step>, addon_host: Option<&str>) -> Prepared {
+        let inv = crate::addons::tests::example();
+        let parsers = crate::addons::tests::sample_parsers();
+        Prepared {
+            gathered: Gathered {
+                conns: BTreeMap::new(),
+                facts: BTreeMap::new(),
+                unreachable: Vec::new(),
+            },
+            plan: Plan::default(),
+            cluster,
+            cluster_skipped: None,
+            addons: crate::addons::plan_with(&inv, &parsers, &Default::default()).unwrap(),
+            addon_host: addon_host.map(str::to_string),
+        }
+    }
+
+    fn cluster_step(id: &str, host: &str, wave: u32) -> Step {
+        Step {
+            phase: "cluster".into(),
+            id: id.into(),
+            host: host.into(),
+            wave,
+            kind: StepKind::Init,
+            title: format!("title of {id}"),
+            change: true,
+            reason: "test".into(),
+            action: Action::script("true".into()),
+        }
+    }
+
+    #[test]
+    fn addons_apply_after_the_cluster_one_wave_each_from_one_control_plane() {
+        let p = prepared(
+            vec![
+                cluster_step("cluster/kubeconfig", LOCAL, 12),
+                cluster_step("cluster/init/cp1", "cp1", 4),
+            ],
+            Some("cp1"),
+        );
+        let waves = p.waves();
+        assert_eq!(
+            waves.len(),
+            2 + p.addons.iter().filter(|a| a.changes()).count()
+        );
+        let addons: Vec<&Step> = waves.iter().filter(|s| s.kind == StepKind::Addon).collect();
+        assert!(!addons.is_empty());
+        assert!(addons.iter().all(|s| s.host == "cp1" && s.change));
+        assert!(addons.windows(2).all(|w| w[0].wave < w[1].wave));
+        assert!(addons[0].wave > 12);
+        // Printed and JSON order: by wave, addons last.
+        let all: Vec<String> = p.steps().iter().map(|s| s.id.clone()).collect();
+        assert_eq!(all[..2], ["cluster/init/cp1", "cluster/kubeconfig"]);
+        // No control plane to apply from: the addons are shown, never run.
+        let none = prepared(Vec::new(), None);
+        assert!(none.waves().is_empty());
+        assert!(none.addon_steps().iter().all(|s| s.host == "-"));
+    }
+
+    #[test]
+    fn one_line_per_step_kind() {
+        let mut node = cluster_step("prepare/swap", "cp1", 0);
+        node.kind = StepKind::Node;
+        assert_eq!(node.line(), "  + title of prepare/swap: test");
+        node.change = false;
+        assert_eq!(node.line(), "  = title of prepare/swap: test");
+        assert_eq!(
+            cluster_step("cluster/init/cp1", "cp1", 4).line(),
+            "  + [4] cp1: title of cluster/init/cp1: test"
+        );
+        let p = prepared(Vec::new(), Some("cp1"));
+        let a = &p.addon_steps()[0];
+        assert_eq!(a.line(), format!("  + {}", p.addons[0].summary()));
+        assert_eq!(a.json()["kind"], "addon");
+        assert_eq!(a.json()["host"], "cp1");
+    }
 }

@@ -165,7 +165,7 @@ pub fn api_state(ready: &[(&str, bool, bool)]) -> crate::phases::cluster::Cluste
 }
 
 /// `wave host id` of each step, for table assertions.
-pub fn ids(steps: &[crate::phases::cluster::ClusterStep]) -> Vec<String> {
+pub fn ids(steps: &[crate::plan::Step]) -> Vec<String> {
     steps
         .iter()
         .map(|s| format!("{} {} {}", s.wave, s.host, s.id))

@@ -3,7 +3,7 @@
 //!
 //! Pure parts only: [`render`] turns the inventory into the files nodes get, [`state`] parses
 //! what the probes report into a [`ClusterState`], [`context`] and [`day2`] decide once what an
-//! operation does, and the [`planners`] turn that into [`ClusterStep`]s ([`step`]). The
+//! operation does, and the [`planners`] turn that into [`crate::plan::Step`]s. The
 //! operations that list the planners are in src/operations. Steps carry their scripts as data;
 //! secrets reach them on stdin from [`RuntimeValues`], never in argv or in a file kept on disk.
 //!
@@ -12,8 +12,8 @@
 //!    as root, parse with [`parse_host_probe`];
 //! 2. on [`ClusterState::api_probe_host`] (if any): run [`api_probe_script`], parse with
 //!    [`parse_api_probe`]; read the local kubeconfig with [`kubeconfig_server`];
-//! 3. an operation's plan -> steps; run them by ascending `wave` (steps of one wave may run in
-//!    parallel): `Generate(i)` -> [`RuntimeValues::generate`]; `Script` -> stdin from
+//! 3. an operation's plan -> steps; [`crate::apply::apply_waves`] runs them by ascending `wave`
+//!    (steps of one wave may run in parallel): `Generate(i)` -> [`RuntimeValues::generate`]; `Script` -> stdin from
 //!    [`RuntimeValues::stdin_for`], then [`RuntimeValues::record`] the stdout when `capture`
 //!    is set; `FetchKubeconfig` -> write stdout to `local_path` with mode 0600.
 //! 4. Never log the stdout of a step with `capture = EncryptionKey` or of `FetchKubeconfig`;
@@ -23,7 +23,6 @@ pub mod context;
 pub mod day2;
 pub mod planners;
 pub mod render;
-pub mod runtime;
 pub mod scripts;
 pub mod state;
 pub mod step;
@@ -33,15 +32,14 @@ pub mod waves;
 #[cfg(test)]
 pub(crate) mod fixtures;
 
+pub use crate::runtime::{Capture, RuntimeInput, RuntimeValues};
 pub use render::{
     RenderOptions, RenderedFile, render_cluster_files, render_files, render_files_with,
 };
-pub use runtime::{Capture, RuntimeInput, RuntimeValues};
 pub use state::{
     ApiProbe, ClusterState, HostClusterFacts, api_probe_script, host_probe_script,
     kubeconfig_server, parse_api_probe, parse_host_probe, probe_files, probe_vip,
 };
-pub use step::{ClusterAction, ClusterStep, StepKind};
 pub use version::VersionChange;
 
 /// Errors of the cluster phases; each names the host (`-` for cluster-wide) and the file/step.

@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::ClusterError;
-use super::runtime::RuntimeInput;
 use crate::inventory::{Cni, EndpointMode, Host, Inventory, Role};
+use crate::runtime::RuntimeInput;
 
 pub const CRI_SOCKET: &str = "unix:///var/run/containerd/containerd.sock";
 pub const APISERVER_PORT: u16 = 6443;

@@ -8,7 +8,7 @@ use super::render::{
     ADMIN_CONF, CRI_SOCKET, INIT_CONFIG, JOIN_CONFIG, KUBE_VIP_MANIFEST, RUN_DIR, RenderedFile,
     SUPER_ADMIN_CONF, TOKEN_DESCRIPTION,
 };
-use super::runtime::RuntimeInput;
+use crate::runtime::RuntimeInput;
 use crate::shell::q;
 
 const HEAD: &str = "set -eu\numask 077\n";
@@ -367,7 +367,7 @@ mod tests {
     use super::*;
     use crate::phases::cluster::fixtures;
     use crate::phases::cluster::render::{self, ENCRYPTION_CONFIG, RenderOptions, security_files};
-    use crate::phases::cluster::runtime::{Capture, RuntimeValues};
+    use crate::runtime::{Capture, RuntimeValues};
     use std::io::Write as _;
     use std::path::Path;
     use std::process::{Command, Stdio};

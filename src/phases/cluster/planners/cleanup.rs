@@ -4,7 +4,7 @@ use super::{Steps, script};
 use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::context::UpContext;
 use crate::phases::cluster::scripts;
-use crate::phases::cluster::step::StepKind;
+use crate::plan::StepKind;
 
 pub fn plan(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {
     let stale = ctx.api.map(|a| a.run_tokens.clone()).unwrap_or_default();

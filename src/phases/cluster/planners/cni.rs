@@ -7,7 +7,7 @@ use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::context::UpContext;
 use crate::phases::cluster::render;
 use crate::phases::cluster::scripts;
-use crate::phases::cluster::step::StepKind;
+use crate::plan::StepKind;
 
 pub fn plan(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {
     let ds = match ctx.inv.cluster.cni {

@@ -5,7 +5,7 @@ use super::{Steps, script};
 use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::context::UpContext;
 use crate::phases::cluster::scripts;
-use crate::phases::cluster::step::StepKind;
+use crate::plan::StepKind;
 
 const CSR_WAIT_SECS: u64 = 180;
 

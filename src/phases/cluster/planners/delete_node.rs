@@ -4,7 +4,7 @@ use super::{Steps, script};
 use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::day2::RemoveNodeContext;
 use crate::phases::cluster::render::ADMIN_CONF;
-use crate::phases::cluster::step::StepKind;
+use crate::plan::StepKind;
 use crate::shell::q;
 
 pub fn plan(ctx: &RemoveNodeContext, steps: &mut Steps) -> Result<(), ClusterError> {

@@ -6,9 +6,9 @@ use crate::inventory::Host;
 use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::context::UpContext;
 use crate::phases::cluster::render::ENCRYPTION_CONFIG;
-use crate::phases::cluster::runtime::{Capture, RuntimeInput};
 use crate::phases::cluster::scripts;
-use crate::phases::cluster::step::{ClusterAction, LOCAL, StepKind};
+use crate::plan::{Action, LOCAL, StepKind};
+use crate::runtime::{Capture, RuntimeInput};
 
 pub fn plan(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {
     let has_key = |h: &Host| {
@@ -62,7 +62,7 @@ pub fn plan(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {
             "generate/encryption-key",
             "generate the encryption-at-rest key".into(),
             "no control plane has one yet".into(),
-            ClusterAction::Generate(RuntimeInput::EncryptionKey),
+            Action::Generate(RuntimeInput::EncryptionKey),
         ),
     }
     Ok(())

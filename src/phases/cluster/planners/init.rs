@@ -5,9 +5,9 @@ use super::{Steps, W_AFTER_INIT, W_INIT, script};
 use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::context::UpContext;
 use crate::phases::cluster::render;
-use crate::phases::cluster::runtime::Capture;
 use crate::phases::cluster::scripts;
-use crate::phases::cluster::step::StepKind;
+use crate::plan::StepKind;
+use crate::runtime::Capture;
 
 pub fn plan(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {
     let node = &ctx.init_node;

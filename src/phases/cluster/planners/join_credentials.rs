@@ -5,9 +5,9 @@ use super::{Steps, W_TOKEN, names, script};
 use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::context::UpContext;
 use crate::phases::cluster::render;
-use crate::phases::cluster::runtime::Capture;
 use crate::phases::cluster::scripts;
-use crate::phases::cluster::step::StepKind;
+use crate::plan::StepKind;
+use crate::runtime::Capture;
 
 const TOKEN_TTL_SECS: u64 = 3600;
 

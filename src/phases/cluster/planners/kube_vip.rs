@@ -8,7 +8,7 @@ use crate::phases::cluster::context::UpContext;
 use crate::phases::cluster::render::{self, uses_super_admin};
 use crate::phases::cluster::scripts;
 use crate::phases::cluster::state::KubeVipKubeconfig;
-use crate::phases::cluster::step::StepKind;
+use crate::plan::StepKind;
 
 /// Before `kubeadm init`: the bootstrap manifest on the init node.
 pub fn bootstrap(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {

@@ -7,7 +7,8 @@ use crate::phases::cluster::context::UpContext;
 use crate::phases::cluster::day2::ResetContext;
 use crate::phases::cluster::render::control_plane_endpoint;
 use crate::phases::cluster::scripts;
-use crate::phases::cluster::step::{ClusterAction, LOCAL, StepKind, kubeconfig_path};
+use crate::phases::cluster::step::kubeconfig_path;
+use crate::plan::{Action, LOCAL, StepKind};
 
 pub fn fetch(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {
     let server = format!("https://{}", control_plane_endpoint(ctx.inv)?);
@@ -28,7 +29,7 @@ pub fn fetch(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {
             None => "no local kubeconfig yet".into(),
             Some(s) => format!("local kubeconfig points at {s}, want {server}"),
         },
-        ClusterAction::FetchKubeconfig {
+        Action::FetchKubeconfig {
             script: scripts::read_admin_conf(),
             local_path: kubeconfig_path(ctx.inv),
             server,
@@ -45,7 +46,7 @@ pub fn remove(ctx: &ResetContext, steps: &mut Steps) -> Result<(), ClusterError>
         "reset/kubeconfig",
         format!("remove {}", kubeconfig_path(ctx.inv).display()),
         "its cluster is gone".into(),
-        ClusterAction::RemoveLocal {
+        Action::RemoveLocal {
             path: kubeconfig_path(ctx.inv),
         },
     );

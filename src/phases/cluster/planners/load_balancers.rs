@@ -4,7 +4,7 @@
 use super::{Steps, script};
 use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::day2::ResetContext;
-use crate::phases::cluster::step::StepKind;
+use crate::plan::StepKind;
 use crate::shell::q;
 
 pub fn stop(ctx: &ResetContext, steps: &mut Steps) -> Result<(), ClusterError> {

@@ -25,9 +25,9 @@ pub mod teardown;
 pub mod tokens;
 
 use super::ClusterError;
-use super::runtime::{Capture, RuntimeInput};
-use super::step::{ClusterAction, ClusterStep, StepKind};
 use crate::inventory::Host;
+use crate::plan::{Action, Step, StepKind};
+use crate::runtime::{Capture, RuntimeInput};
 
 /// One planner of an operation whose context is `C`.
 pub type Planner<C> = fn(&C, &mut Steps) -> Result<(), ClusterError>;
@@ -38,7 +38,7 @@ pub use super::waves::*;
 #[derive(Debug)]
 pub struct Steps {
     prefix: &'static str,
-    list: Vec<ClusterStep>,
+    list: Vec<Step>,
 }
 
 impl Steps {
@@ -59,9 +59,12 @@ impl Steps {
         id: &str,
         title: String,
         reason: String,
-        action: ClusterAction,
+        action: Action,
     ) {
-        self.list.push(ClusterStep {
+        self.list.push(Step {
+            // Every planned cluster step changes something: planners emit only what is to do.
+            phase: "cluster".into(),
+            change: true,
             id: format!("{}{id}", self.prefix),
             host: host.to_string(),
             kind,
@@ -72,7 +75,7 @@ impl Steps {
         });
     }
 
-    pub fn into_vec(self) -> Vec<ClusterStep> {
+    pub fn into_vec(self) -> Vec<Step> {
         self.list
     }
 }
@@ -82,7 +85,7 @@ pub fn run<C>(
     ctx: &C,
     prefix: &'static str,
     planners: &[(&str, Planner<C>)],
-) -> Result<Vec<ClusterStep>, ClusterError> {
+) -> Result<Vec<Step>, ClusterError> {
     let mut steps = Steps::new(prefix);
     for (_, planner) in planners {
         planner(ctx, &mut steps)?;
@@ -90,8 +93,8 @@ pub fn run<C>(
     Ok(steps.into_vec())
 }
 
-pub fn script(script: String, stdin: Vec<RuntimeInput>, capture: Option<Capture>) -> ClusterAction {
-    ClusterAction::Script {
+pub fn script(script: String, stdin: Vec<RuntimeInput>, capture: Option<Capture>) -> Action {
+    Action::Script {
         script,
         stdin,
         capture,

@@ -5,7 +5,7 @@ use super::{Steps, W_FILES, script};
 use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::context::UpContext;
 use crate::phases::cluster::scripts;
-use crate::phases::cluster::step::StepKind;
+use crate::plan::StepKind;
 
 pub fn plan(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {
     for u in ctx.security.iter().filter(|u| !u.rolling) {

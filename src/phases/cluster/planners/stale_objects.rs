@@ -6,7 +6,7 @@ use crate::inventory::Role;
 use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::context::UpContext;
 use crate::phases::cluster::scripts;
-use crate::phases::cluster::step::StepKind;
+use crate::plan::StepKind;
 
 pub fn plan(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {
     let Some(api) = ctx.api else {

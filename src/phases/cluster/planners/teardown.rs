@@ -5,7 +5,7 @@ use super::{Steps, script};
 use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::day2::{RemoveNodeContext, ResetContext};
 use crate::phases::cluster::render::{CRI_SOCKET, KUBE_VIP_MANIFEST, RUN_DIR};
-use crate::phases::cluster::step::StepKind;
+use crate::plan::StepKind;
 
 /// Full node cleanup after `kubeadm reset` (kubeadm.md 4.4): what reset leaves on purpose.
 /// Kept: packages, containerd and its images, node preparation (sysctls, modules, swap off).

@@ -4,8 +4,8 @@
 use super::{Steps, W_GENERATE};
 use crate::phases::cluster::ClusterError;
 use crate::phases::cluster::context::UpContext;
-use crate::phases::cluster::runtime::RuntimeInput;
-use crate::phases::cluster::step::{ClusterAction, LOCAL, StepKind};
+use crate::plan::{Action, LOCAL, StepKind};
+use crate::runtime::RuntimeInput;
 
 pub fn plan(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {
     if ctx.need_token {
@@ -20,7 +20,7 @@ pub fn plan(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {
             } else {
                 format!("{} host(s) to join", ctx.joins().count())
             },
-            ClusterAction::Generate(RuntimeInput::BootstrapToken),
+            Action::Generate(RuntimeInput::BootstrapToken),
         );
     }
     if ctx.need_cert_key {
@@ -31,7 +31,7 @@ pub fn plan(ctx: &UpContext, steps: &mut Steps) -> Result<(), ClusterError> {
             "generate/certificate-key",
             "generate the certificate key for control-plane joins".into(),
             "control-plane certificates are uploaded encrypted with it (valid 2h)".into(),
-            ClusterAction::Generate(RuntimeInput::CertificateKey),
+            Action::Generate(RuntimeInput::CertificateKey),
         );
     }
     Ok(())
