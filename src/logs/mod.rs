@@ -225,7 +225,7 @@ pub async fn run<T: Transport>(
     rep: &Reporter,
 ) -> anyhow::Result<u8> {
     let now = time::now_nanos();
-    let query = args.query(now).map_err(|m| crate::commands::Exit {
+    let query = args.query(now).map_err(|m| crate::exit::Exit {
         code: crate::exit::INVALID,
         message: m,
     })?;

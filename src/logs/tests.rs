@@ -847,7 +847,7 @@ async fn hosts_are_read_merged_and_a_down_host_is_reported() {
         interval: 2.0,
         format: None,
     };
-    let rep = crate::report::Reporter::new(crate::cli::OutputFormat::Text, true, 0);
+    let rep = crate::report::Reporter::new(crate::report::OutputFormat::Text, true, 0);
     let mut out = Vec::new();
     let t = LocalShell { path };
     let code = run(&inv, &[], &args, &t, Format::Text, &mut out, &rep)
@@ -1005,7 +1005,7 @@ async fn follow_stops_on_sigint_that_arrives_mid_round() {
         interval: 0.2,
         format: None,
     };
-    let rep = crate::report::Reporter::new(crate::cli::OutputFormat::Text, true, 0);
+    let rep = crate::report::Reporter::new(crate::report::OutputFormat::Text, true, 0);
     let t = InterruptedSecondRound {
         inner: LocalShell { path },
         execs: AtomicUsize::new(0),
