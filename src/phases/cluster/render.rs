@@ -764,31 +764,9 @@ mod tests {
         }
     }
 
-    /// haproxy/keepalived of the endpoint playbook join the export, so the validation covers
-    /// every file a node of the case gets.
-    fn export_endpoint(case: &str, inv: &Inventory) {
-        if std::env::var("OTP_RENDER_OUT").is_err() {
-            return;
-        }
-        let books = crate::playbook::Playbooks::embedded().unwrap();
-        let (files, _) = crate::render::host_files(inv, &books).unwrap();
-        let files: Vec<(String, RenderedFile)> = files
-            .into_iter()
-            .filter(|f| {
-                f.path.starts_with("/etc/haproxy/") || f.path.starts_with("/etc/keepalived/")
-            })
-            .map(|f| {
-                let content = String::from_utf8(f.content).unwrap();
-                (f.host, RenderedFile::new(&f.path, content, &f.mode))
-            })
-            .collect();
-        export(case, &files);
-    }
-
     fn snapshot_case(case: &str, inv: &Inventory) {
         let files = all_files(inv);
         export(case, &files);
-        export_endpoint(case, inv);
         let index: Vec<String> = files
             .iter()
             .map(|(h, f)| {
