@@ -12,7 +12,6 @@ pub mod log_parsers;
 pub mod model;
 mod reader;
 mod resolve;
-mod settings;
 #[cfg(test)]
 mod tests;
 
