@@ -23,3 +23,4 @@ pub mod run;
 pub mod secret;
 pub mod shell;
 pub mod ssh;
+pub mod timestamp;
