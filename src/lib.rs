@@ -23,4 +23,5 @@ pub mod run;
 pub mod secret;
 pub mod shell;
 pub mod ssh;
+pub mod template;
 pub mod timestamp;
