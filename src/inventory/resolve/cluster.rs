@@ -10,7 +10,6 @@ use crate::inventory::model::*;
 use crate::inventory::reader::{Diags, Span, TableReader};
 
 pub(super) const DEFAULT_POD_SUBNET: &str = "10.244.0.0/16";
-
 pub(super) const DEFAULT_SERVICE_SUBNET: &str = "10.96.0.0/12";
 
 pub(super) struct RawCluster {
@@ -29,7 +28,7 @@ pub(super) struct RawCluster {
     pub(super) oidc: Option<Option<OidcSettings>>,
 }
 
-pub(super) fn cluster_special(key: &str) -> Option<String> {
+fn cluster_special(key: &str) -> Option<String> {
     match key {
         "vip" | "control_plane_endpoint" | "api_server" => {
             Some("the API endpoint is [cluster.endpoint] with mode, address, port".into())
@@ -51,7 +50,7 @@ pub(super) fn cluster_special(key: &str) -> Option<String> {
     }
 }
 
-pub(super) fn cidr_value(d: &mut Diags, v: Option<Sp<String>>, default: &str) -> Option<Sp<IpNet>> {
+fn cidr_value(d: &mut Diags, v: Option<Sp<String>>, default: &str) -> Option<Sp<IpNet>> {
     match v {
         None => Some(sp(0..0, default.parse().expect("valid default CIDR"))),
         Some(s) => match checks::cidr(s.get_ref()) {

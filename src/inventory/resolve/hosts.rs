@@ -9,7 +9,7 @@ use crate::inventory::checks::{self, AddrKind};
 use crate::inventory::model::*;
 use crate::inventory::reader::{Diags, Span, TableReader};
 
-pub(super) const ROLES: [&str; 3] = ["control-plane", "worker", "load-balancer"];
+const ROLES: [&str; 3] = ["control-plane", "worker", "load-balancer"];
 
 #[derive(Debug, Clone)]
 pub(super) struct RawRoles {
@@ -28,7 +28,7 @@ pub(super) struct NodeAttrs {
     pub(super) taints: Option<Sp<Vec<Sp<String>>>>,
 }
 
-pub(super) fn read_node_attrs(t: &mut TableReader<'_, '_>, d: &mut Diags) -> NodeAttrs {
+fn read_node_attrs(t: &mut TableReader<'_, '_>, d: &mut Diags) -> NodeAttrs {
     let roles = t.string_list(d, "roles").map(|list| {
         let span = list.span();
         let before = d.errors.len();
@@ -92,7 +92,7 @@ pub(super) fn read_node_attrs(t: &mut TableReader<'_, '_>, d: &mut Diags) -> Nod
     }
 }
 
-pub(super) fn host_special(key: &str) -> Option<String> {
+fn host_special(key: &str) -> Option<String> {
     match key {
         "groups" => Some("a host belongs to one group: group = \"NAME\"".into()),
         "role" => Some("write roles = [\"worker\"] (a list)".into()),
@@ -110,7 +110,7 @@ pub(super) struct RawGroup {
     pub(super) ssh: RawSsh,
 }
 
-pub(super) fn group_special(key: &str) -> Option<String> {
+fn group_special(key: &str) -> Option<String> {
     match key {
         "address" | "name" | "node_ip" => {
             Some(format!("`{key}` is per host: set it in each [[host]]"))
@@ -138,7 +138,7 @@ pub(super) struct RawHost {
     pub(super) ssh: RawSsh,
 }
 
-pub(super) fn read_address(
+fn read_address(
     t: &mut TableReader<'_, '_>,
     d: &mut Diags,
     example: &str,
@@ -223,7 +223,7 @@ pub(super) struct RawBastion {
     pub(super) ssh: RawSsh,
 }
 
-pub(super) fn bastion_special(key: &str) -> Option<String> {
+fn bastion_special(key: &str) -> Option<String> {
     match key {
         "roles" | "labels" | "taints" | "group" => Some(format!(
             "a bastion is not a cluster node: `{key}` applies to [[host]] only"

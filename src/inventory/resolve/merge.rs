@@ -219,7 +219,7 @@ impl HostPass {
     }
 
     /// The host's group, and whether it names one that does not exist (already reported).
-    pub(super) fn group_of<'c>(
+    fn group_of<'c>(
         &mut self,
         cx: &HostContext<'c>,
         d: &mut Diags,
@@ -250,12 +250,7 @@ impl HostPass {
         (None, true)
     }
 
-    pub(super) fn check_bastion_ref(
-        &mut self,
-        cx: &HostContext<'_>,
-        d: &mut Diags,
-        merged: &RawSsh,
-    ) {
+    fn check_bastion_ref(&mut self, cx: &HostContext<'_>, d: &mut Diags, merged: &RawSsh) {
         let Some(b) = &merged.bastion else { return };
         if cx.bastion_names.contains_key(b.get_ref()) {
             self.used_bastions.insert(b.get_ref().clone());
@@ -285,13 +280,7 @@ impl HostPass {
     }
 
     /// Duplicate names and (address, port) pairs; returns whether the address clashed.
-    pub(super) fn check_duplicates(
-        &mut self,
-        d: &mut Diags,
-        h: &RawHost,
-        who: &str,
-        port: u16,
-    ) -> bool {
+    fn check_duplicates(&mut self, d: &mut Diags, h: &RawHost, who: &str, port: u16) -> bool {
         if let Some(n) = &h.name {
             if let Some(first) = self.names.get(n.get_ref()) {
                 d.error(
@@ -327,7 +316,7 @@ impl HostPass {
     }
 
     /// Two nodes cannot advertise the same IP (two hosts behind one NATed address need node_ip).
-    pub(super) fn check_node_ip(&mut self, d: &mut Diags, h: &RawHost, who: &str) {
+    fn check_node_ip(&mut self, d: &mut Diags, h: &RawHost, who: &str) {
         let node_ip: Option<(IpAddr, Span)> = match (&h.node_ip, h.address_kind) {
             (Some(n), _) => Some((*n.get_ref(), n.span())),
             (None, Some(AddrKind::Ip(ip))) => h.address.as_ref().map(|a| (ip, a.span())),

@@ -8,7 +8,7 @@ use crate::inventory::checks;
 use crate::inventory::model::*;
 use crate::inventory::reader::{Diags, Span, TableReader};
 
-pub(super) const DEFAULT_KNOWN_HOSTS: &str = "~/.ssh/known_hosts";
+const DEFAULT_KNOWN_HOSTS: &str = "~/.ssh/known_hosts";
 
 /// One `ssh` table as written; `None` means "not set here, inherit".
 #[derive(Debug, Clone, Default)]
