@@ -14,6 +14,8 @@ mod reader;
 mod resolve;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 pub use load::{Diagnostic, InventoryError, Loaded, load, load_str, load_with_home};
 pub use model::*;
