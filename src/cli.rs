@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::OutputFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,12 +51,6 @@ pub struct Global {
     /// Directory whose playbooks/*.toml override the embedded ones.
     #[arg(long, global = true, env = "OTP_PLAYBOOKS")]
     pub playbooks: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,17 +5,9 @@ use std::path::Path;
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, Global};
-use crate::exit;
+use crate::exit::{self, Exit};
 use crate::inventory::{self, Inventory, Role};
 use crate::report::Reporter;
-
-/// An error that already carries its exit code (invalid input vs. failed run).
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Exit {
-    pub code: u8,
-    pub message: String,
-}
 
 fn invalid(message: impl Into<String>) -> anyhow::Error {
     Exit {

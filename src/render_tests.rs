@@ -147,3 +147,35 @@ fn control_planes_carry_the_endpoint_without_load_balancer_hosts() {
         "workers carry no endpoint"
     );
 }
+
+/// haproxy/keepalived come from the endpoint playbook, not from the cluster renderer: written next
+/// to the cluster files of the same cases (`phases::cluster::render` tests, same
+/// `$OTP_RENDER_OUT/<case>/<host>/<path>` layout) so scripts/validate-manifests checks every file
+/// a node of a case gets. A no-op without `OTP_RENDER_OUT`. Here rather than there because the
+/// cluster renderer sits below this module.
+#[test]
+fn export_endpoint_files_of_the_cluster_cases() {
+    use crate::phases::cluster::fixtures;
+    let Ok(dir) = std::env::var("OTP_RENDER_OUT") else {
+        return;
+    };
+    let books = Playbooks::embedded().unwrap();
+    for (case, inv) in [
+        ("ha", fixtures::ha()),
+        ("kube_vip", fixtures::kube_vip()),
+        ("external", fixtures::external()),
+        ("lb_on_cp", fixtures::lb_on_control_planes()),
+    ] {
+        let (files, _) = host_files(&inv, &books).unwrap();
+        for f in files.iter().filter(|f| {
+            f.path.starts_with("/etc/haproxy/") || f.path.starts_with("/etc/keepalived/")
+        }) {
+            let p = Path::new(&dir)
+                .join(case)
+                .join(&f.host)
+                .join(f.path.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, &f.content).unwrap();
+        }
+    }
+}

@@ -3,36 +3,8 @@
 
 use crate::inventory::addons::Addons;
 
-/// Image key (used in `[addons.images]` and in templates as `images.<key with _>`) and the
-/// pinned default reference. Bump versions here only, together with the snapshots.
-pub const PINNED: &[(&str, &str)] = &[
-    ("prometheus", "quay.io/prometheus/prometheus:v3.5.0"),
-    ("alertmanager", "quay.io/prometheus/alertmanager:v0.28.1"),
-    ("node-exporter", "quay.io/prometheus/node-exporter:v1.9.1"),
-    (
-        "kube-state-metrics",
-        "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0",
-    ),
-    (
-        "metrics-server",
-        "registry.k8s.io/metrics-server/metrics-server:v0.8.0",
-    ),
-    (
-        "kubelet-csr-approver",
-        "ghcr.io/postfinance/kubelet-csr-approver:v1.2.10",
-    ),
-    ("opensearch", "docker.io/opensearchproject/opensearch:3.1.0"),
-    (
-        "opensearch-dashboards",
-        "docker.io/opensearchproject/opensearch-dashboards:3.1.0",
-    ),
-    ("fluent-bit", "cr.fluentbit.io/fluent/fluent-bit:4.0.3"),
-];
-
-/// Every image key, for validating `[addons.images]`.
-pub fn keys() -> Vec<&'static str> {
-    PINNED.iter().map(|(k, _)| *k).collect()
-}
+/// The table lives with the inventory, which validates `[addons.images]` keys against it.
+pub use crate::inventory::addons::PINNED_IMAGES as PINNED;
 
 /// The reference to deploy for `key`: the inventory's override, else the pinned default with its
 /// registry replaced by the mirror (path below the registry kept). The mirror is

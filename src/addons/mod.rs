@@ -130,18 +130,6 @@ pub enum AddonError {
     Probe { host: String, message: String },
 }
 
-/// Full chain of a tera error (its `Display` shows only the outermost message).
-pub(crate) fn tera_chain(e: &tera::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
-}
-
 /// `vm.max_map_count` OpenSearch needs on the hosts that may run it (node preparation sets it).
 pub const OPENSEARCH_MAX_MAP_COUNT: u64 = 262_144;
 

@@ -8,8 +8,9 @@ use sha2::{Digest, Sha256};
 
 use super::logging::LogParser;
 use super::secrets::{GeneratedSecret, SecretValue};
-use super::{ADDON_LABEL, AddonError, AddonName, MANAGED_BY, MANAGED_BY_LABEL, images, tera_chain};
+use super::{ADDON_LABEL, AddonError, AddonName, MANAGED_BY, MANAGED_BY_LABEL, images};
 use crate::inventory::{Inventory, Role};
+use crate::template::error_chain;
 
 /// Pod-template annotation listing ConfigMaps (same namespace, comma-separated) whose content
 /// the pods read at start; replaced by [`CONFIG_HASH`] so a config change rolls the pods.
@@ -478,13 +479,12 @@ pub fn render_addon(
         .into_iter()
         .filter(|t| t.addon == addon)
         .collect();
-    let mut tera = tera::Tera::default();
-    tera.autoescape_on(vec![]);
+    let mut tera = crate::template::engine();
     tera.add_raw_templates(tpls.iter().map(|t| (t.path, t.body)))
         .map_err(|e| AddonError::Template {
             addon: name,
             template: "(parse)".into(),
-            message: tera_chain(&e),
+            message: error_chain(&e),
         })?;
     let mut ctx_value = context(inv, parsers);
     let mut files = BTreeMap::new();
@@ -493,12 +493,12 @@ pub fn render_addon(
             tera::Context::from_value(ctx_value.clone()).map_err(|e| AddonError::Template {
                 addon: name,
                 template: path.into(),
-                message: tera_chain(&e),
+                message: error_chain(&e),
             })?;
         tera.render(path, &ctx).map_err(|e| AddonError::Template {
             addon: name,
             template: path.into(),
-            message: tera_chain(&e),
+            message: error_chain(&e),
         })
     };
     let mut file_values = Map::new();

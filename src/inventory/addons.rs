@@ -13,6 +13,39 @@ use serde_spanned::Spanned;
 use super::checks;
 use super::reader::{Diags, TableReader, Value};
 
+/// Image key (used in `[addons.images]` and in templates as `images.<key with _>`) and the
+/// pinned default reference; `crate::addons::images` resolves them. Here rather than there
+/// because reading `[addons.images]` checks its keys against this table. Bump versions here
+/// only, together with the snapshots.
+pub const PINNED_IMAGES: &[(&str, &str)] = &[
+    ("prometheus", "quay.io/prometheus/prometheus:v3.5.0"),
+    ("alertmanager", "quay.io/prometheus/alertmanager:v0.28.1"),
+    ("node-exporter", "quay.io/prometheus/node-exporter:v1.9.1"),
+    (
+        "kube-state-metrics",
+        "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0",
+    ),
+    (
+        "metrics-server",
+        "registry.k8s.io/metrics-server/metrics-server:v0.8.0",
+    ),
+    (
+        "kubelet-csr-approver",
+        "ghcr.io/postfinance/kubelet-csr-approver:v1.2.10",
+    ),
+    ("opensearch", "docker.io/opensearchproject/opensearch:3.1.0"),
+    (
+        "opensearch-dashboards",
+        "docker.io/opensearchproject/opensearch-dashboards:3.1.0",
+    ),
+    ("fluent-bit", "cr.fluentbit.io/fluent/fluent-bit:4.0.3"),
+];
+
+/// Every image key, for validating `[addons.images]`.
+fn image_keys() -> Vec<&'static str> {
+    PINNED_IMAGES.iter().map(|(k, _)| *k).collect()
+}
+
 /// Resolved `[addons]` section.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Addons {
@@ -122,7 +155,7 @@ pub(crate) fn read_addons(d: &mut Diags, v: &Value<'_>) -> Addons {
     });
     let mut images = BTreeMap::new();
     if let Some(pairs) = t.string_map(d, "images") {
-        let known = crate::addons::images::keys();
+        let known = image_keys();
         for (k, v) in pairs.into_inner() {
             if !known.contains(&k.get_ref().as_str()) {
                 d.error(

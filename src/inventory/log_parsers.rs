@@ -13,7 +13,7 @@ use toml::de::DeValue;
 
 use super::checks;
 use super::reader::{Diags, Span, TableReader};
-use crate::logs::time::{SUPPORTED_DIRECTIVES, TimeFormat};
+use crate::timestamp::{SUPPORTED_DIRECTIVES, TimeFormat};
 
 /// One parser definition, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -241,11 +241,45 @@ fn yaml_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// Onigmo's Ruby syntax (Fluent Bit) reads `\d \w \s \h` as ASCII classes; Rust's regex
+/// reads the first three as Unicode and lacks `\h`. Rewrites them (and their negations) as
+/// explicit classes, which also work nested inside `[...]`. Used where the inventory is checked
+/// and where `logs` compiles the parsers, so it lives here, below both.
+pub fn onigmo_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(n) = chars.next() else {
+            out.push(c);
+            break;
+        };
+        match n {
+            'd' => out.push_str("[0-9]"),
+            'D' => out.push_str("[^0-9]"),
+            'w' => out.push_str("[0-9A-Za-z_]"),
+            'W' => out.push_str("[^0-9A-Za-z_]"),
+            's' => out.push_str("[\\t\\n\\x0B\\f\\r ]"),
+            'S' => out.push_str("[^\\t\\n\\x0B\\f\\r ]"),
+            'h' => out.push_str("[0-9a-fA-F]"),
+            'H' => out.push_str("[^0-9a-fA-F]"),
+            _ => {
+                out.push(c);
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
 /// The named captures of a regex, or its error as (message, character in the regex).
-/// Read with Onigmo's ASCII `\d \w \s \h` (see `logs::parser::onigmo_classes`); errors are
+/// Read with Onigmo's ASCII `\d \w \s \h` (see [`onigmo_classes`]); errors are
 /// positioned in the pattern as written.
 pub fn regex_captures(re: &str) -> Result<Vec<String>, (String, Option<usize>)> {
-    match regex::Regex::new(&crate::logs::parser::onigmo_classes(re)) {
+    match regex::Regex::new(&onigmo_classes(re)) {
         Ok(r) => Ok(r.capture_names().flatten().map(str::to_string).collect()),
         Err(e) => Err(match regex::Regex::new(re) {
             Err(orig) => regex_error(&orig),

@@ -12,9 +12,10 @@ pub mod log_parsers;
 pub mod model;
 mod reader;
 mod resolve;
-mod settings;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 pub use load::{Diagnostic, InventoryError, Loaded, load, load_str, load_with_home};
 pub use model::*;

@@ -20,8 +20,8 @@ use std::ops::Range;
 
 use super::parser::Origin;
 use super::record::JournalEntry;
-use super::time::NANOS_PER_SEC;
 use crate::shell::q;
+use crate::timestamp::NANOS_PER_SEC;
 
 /// What to collect from every host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

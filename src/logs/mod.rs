@@ -11,7 +11,6 @@ pub mod parser;
 pub mod record;
 #[cfg(test)]
 mod tests;
-pub mod time;
 pub mod write;
 
 use std::future::Future;
@@ -77,13 +76,13 @@ impl LogsArgs {
         let since = self
             .since
             .as_deref()
-            .map(|s| time::parse_when(s, now))
+            .map(|s| crate::timestamp::parse_when(s, now))
             .transpose()
             .map_err(|e| format!("--since: {e}"))?;
         let until = self
             .until
             .as_deref()
-            .map(|s| time::parse_when(s, now))
+            .map(|s| crate::timestamp::parse_when(s, now))
             .transpose()
             .map_err(|e| format!("--until: {e}"))?;
         if let (Some(s), Some(u)) = (since, until)
@@ -224,8 +223,8 @@ pub async fn run<T: Transport>(
     out: &mut dyn Write,
     rep: &Reporter,
 ) -> anyhow::Result<u8> {
-    let now = time::now_nanos();
-    let query = args.query(now).map_err(|m| crate::commands::Exit {
+    let now = crate::timestamp::now_nanos();
+    let query = args.query(now).map_err(|m| crate::exit::Exit {
         code: crate::exit::INVALID,
         message: m,
     })?;

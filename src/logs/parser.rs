@@ -11,9 +11,10 @@ use std::cell::RefCell;
 
 use memchr::memchr;
 
+use crate::inventory::log_parsers::onigmo_classes;
 use crate::inventory::{FieldKind, FieldType, LogFormat, LogParser};
 
-use super::time::{TimeFormat, year_of};
+use crate::timestamp::{TimeFormat, year_of};
 
 /// A field value.
 #[derive(Debug, Clone, PartialEq)]
@@ -200,7 +201,7 @@ impl Parser {
             ts = match &out[i].1 {
                 Val::Str(s) => fmt.parse(s.as_bytes(), default_year),
                 // JSON logs often carry epoch seconds as numbers.
-                Val::Int(n) if fmt.as_str() == "%s" => Some(n * super::time::NANOS_PER_SEC),
+                Val::Int(n) if fmt.as_str() == "%s" => Some(n * crate::timestamp::NANOS_PER_SEC),
                 Val::Float(f) if fmt.as_str() == "%s" || fmt.as_str() == "%s.%L" => {
                     Some((f * 1e9) as i64)
                 }
@@ -215,39 +216,6 @@ impl Parser {
             zoned: self.zoned(),
         })
     }
-}
-
-/// Onigmo's Ruby syntax (Fluent Bit) reads `\d \w \s \h` as ASCII classes; Rust's regex
-/// reads the first three as Unicode and lacks `\h`. Rewrites them (and their negations) as
-/// explicit classes, which also work nested inside `[...]`.
-pub fn onigmo_classes(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 16);
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let Some(n) = chars.next() else {
-            out.push(c);
-            break;
-        };
-        match n {
-            'd' => out.push_str("[0-9]"),
-            'D' => out.push_str("[^0-9]"),
-            'w' => out.push_str("[0-9A-Za-z_]"),
-            'W' => out.push_str("[^0-9A-Za-z_]"),
-            's' => out.push_str("[\\t\\n\\x0B\\f\\r ]"),
-            'S' => out.push_str("[^\\t\\n\\x0B\\f\\r ]"),
-            'h' => out.push_str("[0-9a-fA-F]"),
-            'H' => out.push_str("[^0-9a-fA-F]"),
-            _ => {
-                out.push(c);
-                out.push(n);
-            }
-        }
-    }
-    out
 }
 
 fn push_captures<'a>(
@@ -962,5 +930,5 @@ impl ParserSet {
 
 /// Year for zone-less, year-less times: the envelope's, else the current one.
 pub fn default_year(envelope_ts: Option<i64>) -> i64 {
-    year_of(envelope_ts.unwrap_or_else(super::time::now_nanos))
+    year_of(envelope_ts.unwrap_or_else(crate::timestamp::now_nanos))
 }

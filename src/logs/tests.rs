@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::inventory::{LogFormat, LogParser, load_with_home};
-use crate::logs::time::{parse_rfc3339, rfc3339};
+use crate::timestamp::{parse_rfc3339, rfc3339};
 
 fn def(name: &str, format: LogFormat) -> LogParser {
     LogParser {
@@ -264,7 +264,7 @@ fn file_samples() {
     for (path, text, want) in cases {
         let got = file_summary(&s, path, text);
         // Year-less times in plain files are read in the current year.
-        let year = crate::logs::time::year_of(crate::logs::time::now_nanos()).to_string();
+        let year = crate::timestamp::year_of(crate::timestamp::now_nanos()).to_string();
         let want: Vec<String> = want.iter().map(|w| w.replace("YEAR", &year)).collect();
         if got != want {
             fails.push(format!("{path}\n   got: {got:#?}\n  want: {want:#?}"));
@@ -847,7 +847,7 @@ async fn hosts_are_read_merged_and_a_down_host_is_reported() {
         interval: 2.0,
         format: None,
     };
-    let rep = crate::report::Reporter::new(crate::cli::OutputFormat::Text, true, 0);
+    let rep = crate::report::Reporter::new(crate::report::OutputFormat::Text, true, 0);
     let mut out = Vec::new();
     let t = LocalShell { path };
     let code = run(&inv, &[], &args, &t, Format::Text, &mut out, &rep)
@@ -1005,7 +1005,7 @@ async fn follow_stops_on_sigint_that_arrives_mid_round() {
         interval: 0.2,
         format: None,
     };
-    let rep = crate::report::Reporter::new(crate::cli::OutputFormat::Text, true, 0);
+    let rep = crate::report::Reporter::new(crate::report::OutputFormat::Text, true, 0);
     let t = InterruptedSecondRound {
         inner: LocalShell { path },
         execs: AtomicUsize::new(0),

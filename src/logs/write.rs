@@ -15,7 +15,7 @@ use clap::ValueEnum;
 
 use super::parser::Val;
 use super::record::Record;
-use super::time::write_rfc3339;
+use crate::timestamp::write_rfc3339;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 pub enum Format {

@@ -421,14 +421,12 @@ impl Playbooks {
             .iter()
             .map(|(n, t)| parse_playbook(n, t))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut tera = tera::Tera::default();
-        // Nothing we render is HTML; escaping would corrupt configs.
-        tera.autoescape_on(vec![]);
-        tera.register_filter("q", ShellQuote);
+        let mut tera = crate::template::engine();
+        tera.register_filter("q", crate::template::shell_quote);
         tera.add_raw_templates(templates.iter().map(|(n, t)| (n.as_str(), t.as_str())))
             .map_err(|e| PlaybookError::Template {
                 name: "(templates)".into(),
-                reason: tera_reason(&e),
+                reason: crate::template::error_chain(&e),
             })?;
         // Every template a step names must exist, caught at load instead of mid-plan.
         for b in &books {
@@ -485,37 +483,6 @@ fn read_dir_files(dir: &Path, suffix: &str) -> Result<Vec<(String, String)>, Pla
     Ok(out)
 }
 
-/// Tera's Display shows only the outermost error; the cause chain holds the useful part
-/// (e.g. "Variable `x` not found in context").
-pub fn tera_reason(e: &tera::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
-}
-
-struct ShellQuote;
-
-impl tera::Filter for ShellQuote {
-    fn filter(
-        &self,
-        value: &tera::Value,
-        _args: &std::collections::HashMap<String, tera::Value>,
-    ) -> tera::Result<tera::Value> {
-        let s = match value {
-            tera::Value::String(s) => s.clone(),
-            tera::Value::Number(n) => n.to_string(),
-            tera::Value::Bool(b) => b.to_string(),
-            other => return Err(tera::Error::msg(format!("q: cannot quote {other}"))),
-        };
-        Ok(tera::Value::String(crate::shell::q(&s)))
-    }
-}
-
 /// Renders templates and template strings for one host. Tera 1.x errors on an undefined
 /// variable in `{{ }}` (our strict-undefined guarantee); note that `{% if x %}` on an undefined
 /// `x` is false rather than an error, so `when` expressions should compare defined keys.
@@ -529,7 +496,7 @@ impl Renderer {
     pub fn template(&self, name: &str) -> Result<String, String> {
         self.tera
             .render(name, &self.ctx)
-            .map_err(|e| tera_reason(&e))
+            .map_err(|e| crate::template::error_chain(&e))
     }
 
     /// Render a string from a playbook; plain strings pass through untouched.
@@ -539,7 +506,7 @@ impl Renderer {
         }
         self.tera
             .render_str(s, &self.ctx)
-            .map_err(|e| tera_reason(&e))
+            .map_err(|e| crate::template::error_chain(&e))
     }
 
     /// Evaluate a `when` expression.

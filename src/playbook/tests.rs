@@ -1,5 +1,9 @@
 use super::*;
-use crate::phases::testutil::{books, inventory};
+use crate::inventory::testutil::inventory;
+
+fn books() -> Playbooks {
+    Playbooks::embedded().expect("embedded playbooks load")
+}
 
 #[test]
 fn embedded_playbooks_and_templates_load() {

@@ -7,7 +7,12 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::OutputFormat;
+/// `--output`. Defined here rather than in `cli` because the reporter is below every command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
 
 pub struct Reporter {
     pub format: OutputFormat,

@@ -16,7 +16,7 @@ use russh::keys::agent::client::AgentClient;
 use russh::keys::ssh_key::Certificate;
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg};
 
-use super::client::ClientHandler;
+use super::handler::ClientHandler;
 use super::prompt::Prompter;
 use super::{SshError, Target};
 use crate::secret::Secret;

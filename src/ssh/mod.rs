@@ -8,6 +8,7 @@
 
 mod auth;
 mod client;
+mod handler;
 mod known_hosts;
 mod prompt;
 mod sudo;

@@ -1,7 +1,6 @@
 //! Files the cluster phases put on nodes, rendered from the embedded tera templates (strict:
 //! an undefined variable is an error). Pure: no I/O, no facts beyond [`RenderOptions`].
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -10,6 +9,7 @@ use serde_json::{Value, json};
 use super::ClusterError;
 use crate::inventory::{Cni, EndpointMode, Host, Inventory, Role};
 use crate::runtime::RuntimeInput;
+use crate::template::error_chain;
 
 pub const CRI_SOCKET: &str = "unix:///var/run/containerd/containerd.sock";
 pub const APISERVER_PORT: u16 = 6443;
@@ -149,27 +149,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// `q`: a YAML double-quoted scalar (JSON string syntax is valid YAML), so no inventory value
-/// can change the document's structure.
-fn quote_filter(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
-    let s = match value {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        other => return Err(tera::Error::msg(format!("q: cannot quote {other}"))),
-    };
-    Ok(Value::String(
-        serde_json::to_string(&s).map_err(tera::Error::msg)?,
-    ))
-}
-
 fn engine() -> Result<&'static tera::Tera, ClusterError> {
     static ENGINE: OnceLock<Result<tera::Tera, String>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
-            let mut t = tera::Tera::default();
-            t.autoescape_on(vec![]);
-            t.register_filter("q", quote_filter);
+            let mut t = crate::template::engine();
+            t.register_filter("q", crate::template::yaml_quote);
             t.add_raw_templates(TEMPLATES.iter().copied())
                 .map_err(|e| error_chain(&e))?;
             Ok(t)
@@ -180,17 +165,6 @@ fn engine() -> Result<&'static tera::Tera, ClusterError> {
             template: "(embedded templates)".into(),
             reason: reason.clone(),
         })
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 fn render(host: &str, template: &str, ctx: &Value) -> Result<String, ClusterError> {
@@ -764,31 +738,9 @@ mod tests {
         }
     }
 
-    /// haproxy/keepalived of the endpoint playbook join the export, so the validation covers
-    /// every file a node of the case gets.
-    fn export_endpoint(case: &str, inv: &Inventory) {
-        if std::env::var("OTP_RENDER_OUT").is_err() {
-            return;
-        }
-        let books = crate::playbook::Playbooks::embedded().unwrap();
-        let (files, _) = crate::render::host_files(inv, &books).unwrap();
-        let files: Vec<(String, RenderedFile)> = files
-            .into_iter()
-            .filter(|f| {
-                f.path.starts_with("/etc/haproxy/") || f.path.starts_with("/etc/keepalived/")
-            })
-            .map(|f| {
-                let content = String::from_utf8(f.content).unwrap();
-                (f.host, RenderedFile::new(&f.path, content, &f.mode))
-            })
-            .collect();
-        export(case, &files);
-    }
-
     fn snapshot_case(case: &str, inv: &Inventory) {
         let files = all_files(inv);
         export(case, &files);
-        export_endpoint(case, inv);
         let index: Vec<String> = files
             .iter()
             .map(|(h, f)| {

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 
 use serde_spanned::Spanned;
 
-use super::checks;
-use super::model::*;
-use super::reader::{Diags, Span, TableReader};
-use super::resolve::{Env, choice, required, resolve_path};
+use super::values::{Env, choice, required, resolve_path};
+use crate::inventory::checks;
+use crate::inventory::model::*;
+use crate::inventory::reader::{Diags, Span, TableReader};
 
 const PSA_LEVELS: [(&str, PsaLevel); 3] = [
     ("privileged", PsaLevel::Privileged),
