@@ -557,13 +557,17 @@ fn cluster_lifecycle() {
             >= 4
     });
 
-    // kubeadm init dies on cp1 once its static pod manifests are written: the run fails and
-    // names cp1; the cluster never became usable.
+    // kubeadm init dies on cp1 once it wrote its certificates and first kubeconfig, before any
+    // static pod ran: the run fails and names cp1; the cluster never became usable and etcd
+    // never stored data. (Killed later, once etcd holds data but before the API answers, the
+    // next run rightly refuses: a lone control plane whose API is down may be a real
+    // single-node cluster. The kubelet is stopped with kubeadm so that a slow watcher on a
+    // loaded machine cannot let it start the static pods first.)
     lab.kill_kubeadm_when(
         "cp1",
         "init",
-        "/etc/kubernetes/manifests/kube-apiserver.yaml",
-        "",
+        "/etc/kubernetes/admin.conf",
+        "systemctl stop kubelet;",
     );
     let o = lab.run(&["up", "--yes"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
