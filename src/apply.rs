@@ -211,13 +211,12 @@ pub async fn exec(
     let start = Instant::now();
     let run = conn.exec_watched(cmd, watch);
     tokio::pin!(run);
-    let res = loop {
+    let mut res = loop {
         tokio::select! {
             res = &mut run => break res,
             Some(()) = told.recv() => observer.lock_waiting(conn.host(), step_id),
         }
     };
-    let mut res = res;
     let (held_from, held_to) = match res.as_mut() {
         Ok(o) if privileged => take_lock_marks(&mut o.stderr),
         _ => (None, None),
